@@ -1,0 +1,1 @@
+"""Adapters that publish events into Kafka: the simulator today, devices later."""

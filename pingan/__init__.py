@@ -1,0 +1,3 @@
+"""Pingan: real-time safety platform for residential communities."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Local single-node Apache Kafka (KRaft) broker for development and tests."""

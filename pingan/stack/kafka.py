@@ -1,0 +1,487 @@
+"""Run a single-node Apache Kafka broker (KRaft, no ZooKeeper) for local use.
+
+The broker is plain Java: its jars are resolved once with Maven into the shared cache
+directory, and it runs detached from the Python process so that ``pingan stack up`` can
+return while the broker keeps serving. State lives in ``{data_dir}/kafka``: the
+generated ``server.properties``, the log dirs, ``broker.pid`` and ``broker.log``.
+
+When ``settings.kafka_bootstrap`` points at an existing cluster nothing is started;
+``up`` only waits for that cluster to answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from pingan.settings import Settings
+
+JAVA_MIN_MAJOR = 17
+HERE = Path(__file__).resolve().parent
+POM = HERE / "pom.xml"
+LOG4J_CONFIG = HERE / "log4j.properties"
+JAR_MARKER = ".complete"
+LOG_TAIL_LINES = 20
+
+# Brokers started by this process, so that ``down`` can reap them (no zombies).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class MissingPrerequisite(Exception):
+    """A tool needed to run the local broker (Java, Maven) is not installed."""
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be started, or a cluster did not answer in time."""
+
+
+# --- prerequisites -------------------------------------------------------------------
+
+
+def parse_java_major(version_output: str) -> int | None:
+    """Return the major Java version from ``java -version`` output, or None if unknown.
+
+    Handles the legacy ``1.8.0_292`` scheme (major 8) and the modern ``17.0.15`` / ``21``.
+    """
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
+    if match is None:
+        return None
+    major = int(match.group(1))
+    if major == 1 and match.group(2) is not None:
+        return int(match.group(2))
+    return major
+
+
+def _java_major(java: str) -> int | None:
+    """Run ``java -version`` (which prints to stderr) and parse its major version."""
+    try:
+        done = subprocess.run(
+            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return parse_java_major(done.stderr + done.stdout)
+
+
+def check_prerequisites() -> None:
+    """Fail early, with one message naming everything to install, if Java or Maven is missing."""
+    problems = []
+    java = shutil.which("java")
+    if java is None:
+        problems.append(f"Java {JAVA_MIN_MAJOR}+ (`java` is not on PATH)")
+    else:
+        major = _java_major(java)
+        if major is None or major < JAVA_MIN_MAJOR:
+            found = "an unknown version" if major is None else f"Java {major}"
+            problems.append(f"Java {JAVA_MIN_MAJOR}+ (`{java}` is {found})")
+    if shutil.which("mvn") is None:
+        problems.append("Apache Maven (`mvn` is not on PATH; it downloads the Kafka jars)")
+    if problems:
+        raise MissingPrerequisite(
+            "The local Kafka broker needs "
+            + " and ".join(problems)
+            + ". Install them (e.g. `apt-get install openjdk-17-jre-headless maven`), "
+            "or set KAFKA_BOOTSTRAP to use an existing cluster."
+        )
+
+
+# --- jars ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _locked(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock so concurrent invocations do not race on the same state."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def ensure_jars(settings: Settings) -> Path:
+    """Return the directory holding the broker's jars, resolving them with Maven once.
+
+    The jars are fetched into a temporary directory that is renamed into place, and a
+    marker is written only afterwards, so an interrupted download is never used.
+    """
+    home = settings.cache_dir / f"kafka-{settings.kafka_version}"
+    libs = home / "libs"
+    marker = home / JAR_MARKER
+    if marker.exists() and libs.is_dir():
+        return libs
+    with _locked(home / ".lock"):
+        if marker.exists() and libs.is_dir():
+            return libs
+        if shutil.which("mvn") is None:
+            check_prerequisites()
+        staging = Path(tempfile.mkdtemp(prefix="libs.partial-", dir=home))
+        try:
+            done = subprocess.run(
+                [
+                    "mvn",
+                    "-q",
+                    "-B",
+                    "-f",
+                    str(POM),
+                    f"-Dkafka.version={settings.kafka_version}",
+                    "dependency:copy-dependencies",
+                    f"-DoutputDirectory={staging}",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0 or not any(staging.glob("kafka_*.jar")):
+                raise BrokerError(
+                    f"Maven could not resolve Kafka {settings.kafka_version} "
+                    f"(exit {done.returncode}):\n{_tail(done.stdout + done.stderr)}"
+                )
+            if libs.exists():
+                shutil.rmtree(libs)
+            staging.rename(libs)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)
+        marker.write_text(f"{sum(1 for _ in libs.glob('*.jar'))} jars\n")
+    return libs
+
+
+# --- readiness -----------------------------------------------------------------------
+
+
+def _hosts(bootstrap: str) -> list[tuple[str, int]]:
+    hosts = []
+    for entry in bootstrap.split(","):
+        host, _, port = entry.strip().rpartition(":")
+        hosts.append((host.strip("[]") or "localhost", int(port or 9092)))
+    return hosts
+
+
+async def _accepts_connections(bootstrap: str, timeout: float) -> bool:
+    """Cheap TCP check, so polling a broker that is not listening yet logs no errors."""
+    for host, port in _hosts(bootstrap):
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        except (OSError, asyncio.TimeoutError):
+            continue
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
+    return False
+
+
+async def probe_broker(bootstrap: str, timeout: float = 2.0) -> str | None:
+    """Return the cluster id if ``bootstrap`` answers a metadata request, else None."""
+    if not await _accepts_connections(bootstrap, timeout):
+        return None
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=max(int(timeout * 1000), 1)
+    )
+    try:
+        await asyncio.wait_for(admin.start(), timeout)
+        cluster = await asyncio.wait_for(admin.describe_cluster(), timeout)
+    except (KafkaError, OSError, asyncio.TimeoutError):
+        return None
+    finally:
+        await admin.close()
+    if not cluster.get("brokers"):
+        return None
+    return cluster.get("cluster_id") or ""
+
+
+async def _await_broker(
+    bootstrap: str, timeout: float, still_running: Callable[[], bool] | None = None
+) -> str:
+    """Poll with a real metadata request until the cluster answers; return its cluster id."""
+    deadline = time.monotonic() + timeout
+    backoff = 0.1
+    while True:
+        remaining = deadline - time.monotonic()
+        cluster_id = await probe_broker(bootstrap, timeout=max(min(remaining, 2.0), 0.1))
+        if cluster_id is not None:
+            return cluster_id
+        if still_running is not None and not still_running():
+            raise BrokerError(f"the broker for {bootstrap} exited while starting")
+        if time.monotonic() + backoff > deadline:
+            raise TimeoutError(f"Kafka at {bootstrap} did not answer within {timeout:.0f}s")
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, 1.0)
+
+
+def wait_for_broker(bootstrap: str, timeout: float = 60.0) -> None:
+    """Block until the cluster at ``bootstrap`` answers a metadata request.
+
+    Raises TimeoutError otherwise. Not for use inside a running event loop: await
+    ``probe_broker`` there instead.
+    """
+    asyncio.run(_await_broker(bootstrap, timeout))
+
+
+# --- local broker --------------------------------------------------------------------
+
+
+def _kafka_dir(settings: Settings) -> Path:
+    return settings.data_dir.resolve() / "kafka"
+
+
+def _pid_file(settings: Settings) -> Path:
+    return _kafka_dir(settings) / "broker.pid"
+
+
+def _log_file(settings: Settings) -> Path:
+    return _kafka_dir(settings) / "broker.log"
+
+
+def _is_broker(pid: int) -> bool:
+    """True if ``pid`` is a live Kafka broker (not a zombie, not a recycled pid)."""
+    child = _children.get(pid)
+    if child is not None and child.poll() is not None:
+        del _children[pid]
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.parent.exists():
+        return True
+    try:
+        return b"kafka.Kafka" in cmdline.read_bytes()
+    except OSError:
+        return False
+
+
+def _running_pid(settings: Settings) -> int | None:
+    """The pid of the local broker if the pid file names a live one."""
+    try:
+        pid = int(_pid_file(settings).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _is_broker(pid) else None
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _server_properties(settings: Settings) -> str:
+    port, cport = settings.kafka_port, settings.kafka_controller_port
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{cport}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "controller.listener.names": "CONTROLLER",
+        "log.dirs": str(_kafka_dir(settings) / "logs"),
+        "offsets.topic.replication.factor": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "false",
+        "num.partitions": "1",
+        "log.retention.check.interval.ms": "60000",
+    }
+    lines = ["# Generated by pingan.stack.kafka; rewritten on every start."]
+    lines += [f"{key}={value}" for key, value in props.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _java(libs: Path, *args: str) -> list[str]:
+    return [
+        "java",
+        f"-Dlog4j.configuration=file:{LOG4J_CONFIG}",
+        "-cp",
+        f"{libs}/*",
+        *args,
+    ]
+
+
+def _run_tool(libs: Path, *args: str) -> str:
+    done = subprocess.run(
+        _java(libs, *args), capture_output=True, text=True, timeout=120, check=False
+    )
+    if done.returncode != 0:
+        raise BrokerError(
+            f"`{' '.join(args)}` failed (exit {done.returncode}):\n"
+            f"{_tail(done.stdout + done.stderr)}"
+        )
+    return done.stdout
+
+
+def _cluster_id(log_dir: Path) -> str | None:
+    """The cluster id recorded in the formatted log dir, or None if not formatted."""
+    try:
+        text = (log_dir / "meta.properties").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^cluster\.id=(\S+)", text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def _format_storage(libs: Path, config: Path, log_dir: Path) -> None:
+    """Format the KRaft log dir once; reformatting would wipe the cluster's identity."""
+    if (log_dir / "meta.properties").exists():
+        return
+    cluster_id = _run_tool(libs, "kafka.tools.StorageTool", "random-uuid").strip()
+    _run_tool(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config))
+
+
+def _log_tail(settings: Settings) -> str:
+    try:
+        return _tail(_log_file(settings).read_text(errors="replace"))
+    except OSError:
+        return "(no broker.log)"
+
+
+def _start(settings: Settings, timeout: float) -> None:
+    """Start the broker detached, then wait until it answers (or fail with its log)."""
+    check_prerequisites()
+    busy = [p for p in (settings.kafka_port, settings.kafka_controller_port) if _port_in_use(p)]
+    if busy:
+        raise BrokerError(
+            f"port(s) {', '.join(map(str, busy))} are in use by another process; stop it, "
+            "or set PINGAN_KAFKA_PORT / PINGAN_KAFKA_CONTROLLER_PORT, "
+            "or point KAFKA_BOOTSTRAP at that cluster."
+        )
+    libs = ensure_jars(settings)
+    kafka_dir = _kafka_dir(settings)
+    log_dir = kafka_dir / "logs"
+    config = kafka_dir / "server.properties"
+    config.write_text(_server_properties(settings))
+    _format_storage(libs, config, log_dir)
+
+    with _log_file(settings).open("wb") as log:
+        proc = subprocess.Popen(
+            [*_java(libs, "kafka.Kafka", str(config))[:1], "-Xms256m", "-Xmx1g"]
+            + _java(libs, "kafka.Kafka", str(config))[1:],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=kafka_dir,
+            start_new_session=True,
+        )
+    _children[proc.pid] = proc
+    _pid_file(settings).write_text(f"{proc.pid}\n")
+
+    bootstrap = settings.local_kafka_bootstrap
+    try:
+        answered_id = asyncio.run(
+            _await_broker(bootstrap, timeout, still_running=lambda: proc.poll() is None)
+        )
+    except (BrokerError, TimeoutError) as exc:
+        _stop(settings, proc.pid, timeout=10)
+        raise BrokerError(f"{exc}; last lines of {_log_file(settings)}:\n{_log_tail(settings)}") from exc
+    expected_id = _cluster_id(log_dir)
+    if expected_id and answered_id and answered_id != expected_id:
+        _stop(settings, proc.pid, timeout=10)
+        raise BrokerError(
+            f"{bootstrap} answered as cluster {answered_id}, not the local broker "
+            f"({expected_id}); another Kafka is using port {settings.kafka_port}."
+        )
+
+
+def up(settings: Settings, timeout: float = 60.0) -> str:
+    """Make sure a Kafka cluster answers and return its bootstrap string (idempotent).
+
+    With ``settings.kafka_bootstrap`` set, only waits for that cluster. Otherwise reuses
+    the local broker if it is running, and starts it if not.
+    """
+    if settings.kafka_bootstrap:
+        wait_for_broker(settings.kafka_bootstrap, timeout)
+        return settings.kafka_bootstrap
+    bootstrap = settings.local_kafka_bootstrap
+    with _locked(_kafka_dir(settings) / ".lock"):
+        pid = _running_pid(settings)
+        if pid is None:
+            _start(settings, timeout)
+        else:
+            try:
+                asyncio.run(
+                    _await_broker(bootstrap, timeout, still_running=lambda: _is_broker(pid))
+                )
+            except (BrokerError, TimeoutError) as exc:
+                raise BrokerError(
+                    f"{exc}; last lines of {_log_file(settings)}:\n{_log_tail(settings)}"
+                ) from exc
+    return bootstrap
+
+
+def _stop(settings: Settings, pid: int, timeout: float) -> None:
+    """SIGTERM the broker (a clean shutdown), SIGKILL it if still alive after ``timeout``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _is_broker(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _is_broker(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        while _is_broker(pid):
+            time.sleep(0.05)
+    child = _children.pop(pid, None)
+    if child is not None:
+        child.wait()
+    _pid_file(settings).unlink(missing_ok=True)
+
+
+def down(settings: Settings, timeout: float = 30.0) -> None:
+    """Stop the local broker if it is running; a no-op otherwise."""
+    with _locked(_kafka_dir(settings) / ".lock"):
+        pid = _running_pid(settings)
+        if pid is None:
+            _pid_file(settings).unlink(missing_ok=True)
+            return
+        _stop(settings, pid, timeout)
+
+
+def status(settings: Settings) -> dict[str, Any]:
+    """Describe the cluster in use: whether the local broker runs and whether it answers."""
+    bootstrap = settings.bootstrap
+    answers = asyncio.run(probe_broker(bootstrap)) is not None
+    if settings.kafka_bootstrap:
+        return {
+            "running": answers,
+            "pid": None,
+            "bootstrap": bootstrap,
+            "answers": answers,
+            "log": None,
+            "external": True,
+        }
+    pid = _running_pid(settings)
+    return {
+        "running": pid is not None,
+        "pid": pid,
+        "bootstrap": bootstrap,
+        "answers": answers and pid is not None,
+        "log": str(_log_file(settings)),
+        "external": False,
+    }

@@ -1,0 +1,275 @@
+"""ClickHouse access: embedded chDB by default, a server through clickhouse-driver.
+
+Both speak the same SQL, with server-side `{name:Type}` parameters, so no caller ever
+builds SQL text from data. Inserts take Arrow tables: that is the fast path for chDB
+(the `Python()` table function reads Arrow in place) and converts cheaply to columns
+for clickhouse-driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from string import Template
+from typing import Any
+from urllib.parse import urlparse
+
+import pyarrow as pa
+
+from pingan.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "schemas" / "clickhouse"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class WarehouseError(RuntimeError):
+    """A ClickHouse failure, with the server's message and without a Python traceback."""
+
+
+class DataDirectoryBusy(WarehouseError):
+    """Another process holds the embedded chDB data directory (chDB allows one)."""
+
+
+class Warehouse(ABC):
+    """Blocking calls run on one dedicated thread so the event loop never waits on SQL."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
+        self._arrow_schemas: dict[str, pa.Schema] = {}
+
+    @abstractmethod
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
+
+    @abstractmethod
+    def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table: ...
+
+    @abstractmethod
+    def _insert(self, table: str, rows: pa.Table) -> None: ...
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self.query_arrow(sql, params).to_pylist()
+
+    def insert(self, table: str, rows: pa.Table) -> None:
+        if not _IDENTIFIER.match(table):
+            raise WarehouseError(f"not a table name: {table!r}")
+        if rows.num_rows:
+            self._insert(table, rows)
+
+    def arrow_schema(self, table: str) -> pa.Schema:
+        """The Arrow schema matching a table's columns, read once from ClickHouse itself."""
+        if table not in self._arrow_schemas:
+            columns = self.query(
+                "SELECT name, type FROM system.columns "
+                "WHERE database = currentDatabase() AND table = {table:String} ORDER BY position",
+                {"table": table},
+            )
+            if not columns:
+                raise WarehouseError(f"table {table} does not exist; run migrations first")
+            self._arrow_schemas[table] = pa.schema(
+                [pa.field(c["name"], arrow_type(c["type"])) for c in columns]
+            )
+        return self._arrow_schemas[table]
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def aquery(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        return await self.run(self.query, sql, params)
+
+    async def ainsert(self, table: str, rows: pa.Table) -> None:
+        await self.run(self.insert, table, rows)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+class EmbeddedWarehouse(Warehouse):
+    """chDB in this process. A lock file makes a second opener fail fast with a clear message."""
+
+    def __init__(self, path: Path, database: str) -> None:
+        super().__init__()
+        from chdb import session as chdb_session
+
+        path.mkdir(parents=True, exist_ok=True)
+        self._lock = _hold_lock(path.with_name(path.name + ".lock"))
+        self._session = chdb_session.Session(str(path))
+        self._session.query(f"CREATE DATABASE IF NOT EXISTS {_checked(database)}")
+        self._session.query(f"USE {_checked(database)}")
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._call(sql, "CSV", params)
+
+    def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        return self._call(sql, "ArrowTable", params)
+
+    def _insert(self, table: str, rows: pa.Table) -> None:
+        columns = ", ".join(f"`{name}`" for name in rows.column_names)
+        self._call(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM Python(rows)", "CSV", None, rows)
+
+    def _call(self, sql: str, fmt: str, params: Mapping[str, Any] | None, rows: Any = None) -> Any:
+        try:
+            return self._session.query(sql, fmt, params=dict(params) if params else None)
+        except Exception as exc:
+            raise WarehouseError(_clickhouse_message(exc)) from None
+
+    def close(self) -> None:
+        super().close()
+        self._session.close()
+        os.close(self._lock)
+
+
+class ServerWarehouse(Warehouse):
+    """A ClickHouse server over the native protocol (clickhouse-driver)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        from clickhouse_driver import Client
+
+        parsed = urlparse(url)
+        self._client = Client(
+            host=parsed.hostname or "localhost",
+            port=parsed.port or 9000,
+            user=parsed.username or "default",
+            password=parsed.password or "",
+            database=(parsed.path or "/default").lstrip("/") or "default",
+            settings={"server_side_params": True},
+        )
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._execute(sql, params)
+
+    def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        rows, types = self._execute(sql, params, with_column_types=True)
+        names = [name for name, _ in types]
+        return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
+
+    def _insert(self, table: str, rows: pa.Table) -> None:
+        columns = ", ".join(f"`{name}`" for name in rows.column_names)
+        data = [rows.column(name).to_pylist() for name in rows.column_names]
+        self._execute(f"INSERT INTO {table} ({columns}) VALUES", data, columnar=True)
+
+    def _execute(self, sql: str, params: Any, **kwargs: Any) -> Any:
+        try:
+            return self._client.execute(sql, params, **kwargs)
+        except Exception as exc:
+            raise WarehouseError(_clickhouse_message(exc)) from None
+
+    def close(self) -> None:
+        super().close()
+        self._client.disconnect()
+
+
+def open_warehouse(settings: Settings) -> Warehouse:
+    if settings.clickhouse_url:
+        return ServerWarehouse(settings.clickhouse_url)
+    return EmbeddedWarehouse(settings.chdb_path, settings.clickhouse_database)
+
+
+def migrate(warehouse: Warehouse, settings: Settings) -> list[str]:
+    """Apply the versioned DDL files not yet recorded; returns the versions applied."""
+    warehouse.command(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+        "ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    done = {row["version"] for row in warehouse.query("SELECT version FROM schema_migrations")}
+    applied = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        if path.stem in done:
+            continue
+        for statement in _statements(path.read_text(encoding="utf-8"), settings):
+            warehouse.command(statement)
+        warehouse.command(
+            "INSERT INTO schema_migrations (version) VALUES ({version:String})",
+            {"version": path.stem},
+        )
+        applied.append(path.stem)
+    return applied
+
+
+def _statements(text: str, settings: Settings) -> list[str]:
+    text = Template(text).substitute(
+        biometric_ttl_days=int(settings.biometric_ttl_days),
+        movement_ttl_days=int(settings.movement_ttl_days),
+    )
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def arrow_type(clickhouse_type: str) -> pa.DataType:
+    """Arrow type for a ClickHouse column type (the subset Pingan's tables use)."""
+    t = clickhouse_type.strip()
+    for wrapper in ("LowCardinality", "Nullable"):
+        if t.startswith(wrapper + "("):
+            return arrow_type(t[len(wrapper) + 1 : -1])
+    if t.startswith("DateTime64"):
+        return pa.timestamp("ms", tz="UTC")
+    if t.startswith("DateTime"):
+        return pa.timestamp("s", tz="UTC")
+    if t.startswith("Array("):
+        return pa.list_(arrow_type(t[6:-1]))
+    if t.startswith("Map("):
+        key, value = _split_top_level(t[4:-1])
+        return pa.map_(arrow_type(key), arrow_type(value))
+    simple = {
+        "String": pa.string(),
+        "Bool": pa.bool_(),
+        "UInt8": pa.uint8(),
+        "UInt16": pa.uint16(),
+        "UInt32": pa.uint32(),
+        "UInt64": pa.uint64(),
+        "Int32": pa.int32(),
+        "Int64": pa.int64(),
+        "Float32": pa.float32(),
+        "Float64": pa.float64(),
+        "Date": pa.date32(),
+    }
+    if t not in simple:
+        raise WarehouseError(f"no Arrow mapping for ClickHouse type {clickhouse_type}")
+    return simple[t]
+
+
+def _split_top_level(args: str) -> tuple[str, str]:
+    depth = 0
+    for i, ch in enumerate(args):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            return args[:i].strip(), args[i + 1 :].strip()
+    raise WarehouseError(f"cannot parse type arguments {args!r}")
+
+
+def _checked(identifier: str) -> str:
+    if not _IDENTIFIER.match(identifier):
+        raise WarehouseError(f"not an identifier: {identifier!r}")
+    return identifier
+
+
+def _hold_lock(lock_path: Path) -> int:
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise DataDirectoryBusy(
+            f"the embedded ClickHouse data directory {lock_path.with_suffix('')} is in use by "
+            f"pid {holder} (a running worker). Query through the GraphQL API instead, "
+            "or stop the worker and retry."
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+def _clickhouse_message(exc: Exception) -> str:
+    """The first line of ClickHouse's message: enough for an analyst, no stack trace."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first.split(". Stack trace")[0]

@@ -1,0 +1,1 @@
+"""The event contract: records, topics and ClickHouse tables, defined once here."""

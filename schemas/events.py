@@ -1,0 +1,204 @@
+"""Event records every gate, door, camera and device emits.
+
+Each event carries `event_id` (idempotency across device retries), `community_id`
+(the Kafka key), `occurred_at` (device clock, ms precision) and `received_at`
+(when Pingan first accepted it). `schema_version` lets consumers evolve.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+def _utc_ms(value: datetime) -> datetime:
+    """Normalise to aware UTC at millisecond precision, the resolution ClickHouse stores."""
+    if value.tzinfo is None:
+        raise ValueError("timestamp must carry a timezone (e.g. 2026-11-24T08:00:00.000Z)")
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_utc_ms)]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def utc_now() -> datetime:
+    return _utc_ms(datetime.now(UTC))
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", use_enum_values=False)
+
+    def row(self) -> dict[str, Any]:
+        """The record as a ClickHouse row; records with nested parts flatten them."""
+        return self.model_dump()
+
+
+class Event(Record):
+    kind: ClassVar[str]
+
+    schema_version: int = SCHEMA_VERSION
+    event_id: NonEmpty
+    community_id: NonEmpty
+    occurred_at: Timestamp
+    received_at: Timestamp
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class PlateColour(StrEnum):
+    BLUE = "blue"
+    YELLOW = "yellow"
+    GREEN = "green"
+    WHITE = "white"
+    BLACK = "black"
+
+
+class VehiclePassage(Event):
+    kind: ClassVar[str] = "vehicle_passage"
+
+    plate: Annotated[str, Field(min_length=2, max_length=16)]
+    plate_colour: PlateColour
+    direction: Direction
+    gate_id: NonEmpty
+    camera_id: NonEmpty
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    snapshot_ref: str | None = None
+
+
+class DoorKind(StrEnum):
+    GATE = "gate"
+    UNIT_DOOR = "unit_door"
+
+
+class AccessMethod(StrEnum):
+    FACE = "face"
+    CARD = "card"
+    ID_CARD = "id_card"
+    QR = "qr"
+    PASSWORD = "password"
+
+
+class DoorAccess(Event):
+    kind: ClassVar[str] = "door_access"
+
+    door_id: NonEmpty
+    door_kind: DoorKind
+    method: AccessMethod
+    person_id: str | None = Field(default=None, description="None when the person is unknown")
+    granted: bool
+
+
+class BoundingBox(Record):
+    x: float
+    y: float
+    width: Annotated[float, Field(gt=0)]
+    height: Annotated[float, Field(gt=0)]
+
+
+def _embedding_dims(value: list[float]) -> list[float]:
+    if len(value) not in (128, 512):
+        raise ValueError(f"embedding must have 128 or 512 dimensions, got {len(value)}")
+    return value
+
+
+class FaceCapture(Event):
+    kind: ClassVar[str] = "face_capture"
+
+    camera_id: NonEmpty
+    embedding: Annotated[list[float], AfterValidator(_embedding_dims)]
+    quality: Annotated[float, Field(ge=0.0, le=1.0)]
+    bbox: BoundingBox
+    matched_person_id: str | None = None
+    match_score: Annotated[float, Field(ge=-1.0, le=1.0)] | None = None
+    crop_ref: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        row = self.model_dump()
+        box = self.bbox
+        row["bbox"] = [box.x, box.y, box.width, box.height]
+        return row
+
+
+class DeviceKind(StrEnum):
+    CAMERA = "camera"
+    DOOR = "door"
+    CHARGING_SHED = "charging_shed"
+    FENCE_CONTROLLER = "fence_controller"
+    SMOKE_DETECTOR = "smoke_detector"
+    BRACELET_GATEWAY = "bracelet_gateway"
+
+
+class DeviceTelemetry(Event):
+    kind: ClassVar[str] = "device_telemetry"
+
+    device_id: NonEmpty
+    device_kind: DeviceKind
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class PerimeterAlarmKind(StrEnum):
+    CROSS = "cross"
+    TAMPER = "tamper"
+    POWER_LOSS = "power_loss"
+
+
+class PerimeterAlarm(Event):
+    kind: ClassVar[str] = "perimeter_alarm"
+
+    fence_zone: NonEmpty
+    alarm_kind: PerimeterAlarmKind
+
+
+class Wearer(StrEnum):
+    ELDERLY = "elderly"
+    CHILD = "child"
+    PET = "pet"
+
+
+class BraceletReading(Event):
+    kind: ClassVar[str] = "bracelet_reading"
+
+    bracelet_id: NonEmpty
+    wearer: Wearer
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    zone: str | None = None
+    sos: bool = False
+    battery: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class CameraAnalyticsKind(StrEnum):
+    HIGH_ALTITUDE_THROW = "high_altitude_throw"
+    EBIKE_IN_ELEVATOR = "ebike_in_elevator"
+    STRAY_DOG = "stray_dog"
+    BLOCKED_FIRE_PASSAGE = "blocked_fire_passage"
+
+
+class CameraAnalytics(Event):
+    kind: ClassVar[str] = "camera_analytics"
+
+    camera_id: NonEmpty
+    analytics_kind: CameraAnalyticsKind
+    snapshot_refs: list[str] = Field(default_factory=list)
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    VehiclePassage,
+    DoorAccess,
+    FaceCapture,
+    DeviceTelemetry,
+    PerimeterAlarm,
+    BraceletReading,
+    CameraAnalytics,
+)

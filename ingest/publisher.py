@@ -47,7 +47,11 @@ class Publisher:
         return len(futures)
 
     async def publish_raw(
-        self, topic: Topic, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | None = None
+        self,
+        topic: Topic,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
         await (await self._producer.send(topic.name, value=value, key=key, headers=headers))
 

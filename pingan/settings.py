@@ -31,13 +31,17 @@ class Settings(BaseSettings):
     )
     kafka_port: int = Field(default=19092, description="port of the local Kafka broker")
     kafka_controller_port: int = Field(default=19093, description="local KRaft controller port")
-    kafka_version: str = Field(default="3.9.1", description="Apache Kafka version for the local broker")
+    kafka_version: str = Field(
+        default="3.9.1", description="Apache Kafka version for the local broker"
+    )
     clickhouse_database: str = Field(default="pingan", description="database for embedded chDB")
     api_host: str = Field(default="127.0.0.1", description="GraphQL API bind address")
     api_port: int = Field(default=6066, description="GraphQL API port")
     topic_partitions: int = Field(default=6, description="partitions of each event topic")
     sink_batch_size: int = Field(default=5000, description="max rows per ClickHouse insert")
-    sink_batch_seconds: float = Field(default=0.5, description="max wait before a partial batch is written")
+    sink_batch_seconds: float = Field(
+        default=0.5, description="max wait before a partial batch is written"
+    )
     max_clock_skew_seconds: float = Field(
         default=300.0, description="events stamped further in the future are dead-lettered"
     )

@@ -79,7 +79,9 @@ class Warehouse(ABC):
     async def run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def aquery(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    async def aquery(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         return await self.run(self.query, sql, params)
 
     async def ainsert(self, table: str, rows: pa.Table) -> None:
@@ -110,7 +112,9 @@ class EmbeddedWarehouse(Warehouse):
 
     def _insert(self, table: str, rows: pa.Table) -> None:
         columns = ", ".join(f"`{name}`" for name in rows.column_names)
-        self._call(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM Python(rows)", "CSV", None, rows)
+        self._call(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM Python(rows)", "CSV", None, rows
+        )
 
     def _call(self, sql: str, fmt: str, params: Mapping[str, Any] | None, rows: Any = None) -> Any:
         try:
@@ -203,7 +207,7 @@ def _statements(text: str, settings: Settings) -> list[str]:
 
 
 def arrow_type(clickhouse_type: str) -> pa.DataType:
-    """Arrow type for a ClickHouse column type (the subset Pingan's tables use)."""
+    """Arrow type for inserting into a ClickHouse column (String as binary: raw bytes may not be UTF-8)."""
     t = clickhouse_type.strip()
     for wrapper in ("LowCardinality", "Nullable"):
         if t.startswith(wrapper + "("):
@@ -218,7 +222,7 @@ def arrow_type(clickhouse_type: str) -> pa.DataType:
         key, value = _split_top_level(t[4:-1])
         return pa.map_(arrow_type(key), arrow_type(value))
     simple = {
-        "String": pa.string(),
+        "String": pa.binary(),
         "Bool": pa.bool_(),
         "UInt8": pa.uint8(),
         "UInt16": pa.uint16(),

@@ -6,7 +6,6 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-
 from pydantic import Field
 
 from schemas.events import NonEmpty, Record, Timestamp

@@ -55,15 +55,23 @@ def _event_topic(name: str, record: type[Event], table: str) -> Topic:
     )
 
 
-VEHICLE_PASSAGES = _event_topic("pingan.events.vehicle-passages", VehiclePassage, "vehicle_passages")
+VEHICLE_PASSAGES = _event_topic(
+    "pingan.events.vehicle-passages", VehiclePassage, "vehicle_passages"
+)
 DOOR_ACCESS = _event_topic("pingan.events.door-access", DoorAccess, "door_access")
 FACE_CAPTURES = _event_topic("pingan.events.face-captures", FaceCapture, "face_captures")
-DEVICE_TELEMETRY = _event_topic("pingan.events.device-telemetry", DeviceTelemetry, "device_telemetry")
-PERIMETER_ALARMS = _event_topic("pingan.events.perimeter-alarms", PerimeterAlarm, "perimeter_alarms")
+DEVICE_TELEMETRY = _event_topic(
+    "pingan.events.device-telemetry", DeviceTelemetry, "device_telemetry"
+)
+PERIMETER_ALARMS = _event_topic(
+    "pingan.events.perimeter-alarms", PerimeterAlarm, "perimeter_alarms"
+)
 BRACELET_READINGS = _event_topic(
     "pingan.events.bracelet-readings", BraceletReading, "bracelet_readings"
 )
-CAMERA_ANALYTICS = _event_topic("pingan.events.camera-analytics", CameraAnalytics, "camera_analytics")
+CAMERA_ANALYTICS = _event_topic(
+    "pingan.events.camera-analytics", CameraAnalytics, "camera_analytics"
+)
 
 ALERTS = Topic(
     name="pingan.alerts",

@@ -17,7 +17,9 @@ def load_communities(path: Path = COMMUNITIES_FILE) -> tuple[Community, ...]:
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     district = document["district"]
     return tuple(
-        Community(community_id=c["id"], name=c["name"], district=district, lat=c["lat"], lon=c["lon"])
+        Community(
+            community_id=c["id"], name=c["name"], district=district, lat=c["lat"], lon=c["lon"]
+        )
         for c in document["communities"]
     )
 

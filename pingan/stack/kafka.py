@@ -37,6 +37,7 @@ POM = HERE / "pom.xml"
 LOG4J_CONFIG = HERE / "log4j.properties"
 JAR_MARKER = ".complete"
 LOG_TAIL_LINES = 20
+BROKER_JVM_OPTIONS = ("-Xms256m", "-Xmx1g")
 
 # Brokers started by this process, so that ``down`` can reap them (no zombies).
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -78,9 +79,13 @@ def _java_major(java: str) -> int | None:
     return parse_java_major(done.stderr + done.stdout)
 
 
-def check_prerequisites() -> None:
-    """Fail early, with one message naming everything to install, if Java or Maven is missing."""
-    problems = []
+def check_prerequisites(maven: bool = True) -> None:
+    """Fail early, with one message naming everything to install, if Java or Maven is missing.
+
+    Maven is only needed to download the jars; pass ``maven=False`` once they are cached.
+    """
+    problems: list[str] = []
+    packages: list[str] = []
     java = shutil.which("java")
     if java is None:
         problems.append(f"Java {JAVA_MIN_MAJOR}+ (`java` is not on PATH)")
@@ -89,14 +94,17 @@ def check_prerequisites() -> None:
         if major is None or major < JAVA_MIN_MAJOR:
             found = "an unknown version" if major is None else f"Java {major}"
             problems.append(f"Java {JAVA_MIN_MAJOR}+ (`{java}` is {found})")
-    if shutil.which("mvn") is None:
+    if problems:
+        packages.append(f"openjdk-{JAVA_MIN_MAJOR}-jre-headless")
+    if maven and shutil.which("mvn") is None:
         problems.append("Apache Maven (`mvn` is not on PATH; it downloads the Kafka jars)")
+        packages.append("maven")
     if problems:
         raise MissingPrerequisite(
-            "The local Kafka broker needs "
-            + " and ".join(problems)
-            + ". Install them (e.g. `apt-get install openjdk-17-jre-headless maven`), "
-            "or set KAFKA_BOOTSTRAP to use an existing cluster."
+            f"The local Kafka broker needs {' and '.join(problems)}. "
+            f"Install {'them' if len(problems) > 1 else 'it'} "
+            f"(Debian/Ubuntu: `apt-get install {' '.join(packages)}`), "
+            "or set KAFKA_BOOTSTRAP to use an existing Kafka cluster."
         )
 
 
@@ -119,22 +127,30 @@ def _tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def _jars_home(settings: Settings) -> Path:
+    return settings.cache_dir / f"kafka-{settings.kafka_version}"
+
+
+def _jars_ready(settings: Settings) -> bool:
+    home = _jars_home(settings)
+    return (home / JAR_MARKER).exists() and (home / "libs").is_dir()
+
+
 def ensure_jars(settings: Settings) -> Path:
     """Return the directory holding the broker's jars, resolving them with Maven once.
 
     The jars are fetched into a temporary directory that is renamed into place, and a
     marker is written only afterwards, so an interrupted download is never used.
     """
-    home = settings.cache_dir / f"kafka-{settings.kafka_version}"
+    home = _jars_home(settings)
     libs = home / "libs"
     marker = home / JAR_MARKER
-    if marker.exists() and libs.is_dir():
+    if _jars_ready(settings):
         return libs
     with _locked(home / ".lock"):
-        if marker.exists() and libs.is_dir():
+        if _jars_ready(settings):
             return libs
-        if shutil.which("mvn") is None:
-            check_prerequisites()
+        check_prerequisites()
         staging = Path(tempfile.mkdtemp(prefix="libs.partial-", dir=home))
         try:
             done = subprocess.run(
@@ -173,8 +189,10 @@ def ensure_jars(settings: Settings) -> Path:
 def _hosts(bootstrap: str) -> list[tuple[str, int]]:
     hosts = []
     for entry in bootstrap.split(","):
-        host, _, port = entry.strip().rpartition(":")
-        hosts.append((host.strip("[]") or "localhost", int(port or 9092)))
+        host, sep, port = entry.strip().rpartition(":")
+        if not sep:
+            host, port = entry.strip(), "9092"
+        hosts.append((host.strip("[]") or "localhost", int(port)))
     return hosts
 
 
@@ -183,7 +201,7 @@ async def _accepts_connections(bootstrap: str, timeout: float) -> bool:
     for host, port in _hosts(bootstrap):
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             continue
         writer.close()
         with contextlib.suppress(OSError):
@@ -202,7 +220,7 @@ async def probe_broker(bootstrap: str, timeout: float = 2.0) -> str | None:
     try:
         await asyncio.wait_for(admin.start(), timeout)
         cluster = await asyncio.wait_for(admin.describe_cluster(), timeout)
-    except (KafkaError, OSError, asyncio.TimeoutError):
+    except (TimeoutError, KafkaError, OSError):
         return None
     finally:
         await admin.close()
@@ -309,15 +327,20 @@ def _server_properties(settings: Settings) -> str:
         "auto.create.topics.enable": "false",
         "num.partitions": "1",
         "log.retention.check.interval.ms": "60000",
+        # After an unclean stop the controller refuses the restarted broker's registration
+        # until the old session expires (9 s by default); a short session keeps restarts fast.
+        "broker.heartbeat.interval.ms": "500",
+        "broker.session.timeout.ms": "3000",
     }
     lines = ["# Generated by pingan.stack.kafka; rewritten on every start."]
     lines += [f"{key}={value}" for key, value in props.items()]
     return "\n".join(lines) + "\n"
 
 
-def _java(libs: Path, *args: str) -> list[str]:
+def _java(libs: Path, *args: str, jvm_options: tuple[str, ...] = ()) -> list[str]:
     return [
         "java",
+        *jvm_options,
         f"-Dlog4j.configuration=file:{LOG4J_CONFIG}",
         "-cp",
         f"{libs}/*",
@@ -351,20 +374,23 @@ def _format_storage(libs: Path, config: Path, log_dir: Path) -> None:
     """Format the KRaft log dir once; reformatting would wipe the cluster's identity."""
     if (log_dir / "meta.properties").exists():
         return
-    cluster_id = _run_tool(libs, "kafka.tools.StorageTool", "random-uuid").strip()
+    cluster_id = _run_tool(libs, "kafka.tools.StorageTool", "random-uuid").split()[-1]
     _run_tool(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config))
 
 
-def _log_tail(settings: Settings) -> str:
+def _with_log(settings: Settings, exc: Exception) -> BrokerError:
+    """A BrokerError that shows why: the last lines of the broker's log."""
+    log = _log_file(settings)
     try:
-        return _tail(_log_file(settings).read_text(errors="replace"))
+        tail = _tail(log.read_text(errors="replace"))
     except OSError:
-        return "(no broker.log)"
+        tail = "(no log)"
+    return BrokerError(f"{exc}; last lines of {log}:\n{tail}")
 
 
 def _start(settings: Settings, timeout: float) -> None:
     """Start the broker detached, then wait until it answers (or fail with its log)."""
-    check_prerequisites()
+    check_prerequisites(maven=not _jars_ready(settings))
     busy = [p for p in (settings.kafka_port, settings.kafka_controller_port) if _port_in_use(p)]
     if busy:
         raise BrokerError(
@@ -381,8 +407,7 @@ def _start(settings: Settings, timeout: float) -> None:
 
     with _log_file(settings).open("wb") as log:
         proc = subprocess.Popen(
-            [*_java(libs, "kafka.Kafka", str(config))[:1], "-Xms256m", "-Xmx1g"]
-            + _java(libs, "kafka.Kafka", str(config))[1:],
+            _java(libs, "kafka.Kafka", str(config), jvm_options=BROKER_JVM_OPTIONS),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -399,7 +424,7 @@ def _start(settings: Settings, timeout: float) -> None:
         )
     except (BrokerError, TimeoutError) as exc:
         _stop(settings, proc.pid, timeout=10)
-        raise BrokerError(f"{exc}; last lines of {_log_file(settings)}:\n{_log_tail(settings)}") from exc
+        raise _with_log(settings, exc) from exc
     expected_id = _cluster_id(log_dir)
     if expected_id and answered_id and answered_id != expected_id:
         _stop(settings, proc.pid, timeout=10)
@@ -429,9 +454,7 @@ def up(settings: Settings, timeout: float = 60.0) -> str:
                     _await_broker(bootstrap, timeout, still_running=lambda: _is_broker(pid))
                 )
             except (BrokerError, TimeoutError) as exc:
-                raise BrokerError(
-                    f"{exc}; last lines of {_log_file(settings)}:\n{_log_tail(settings)}"
-                ) from exc
+                raise _with_log(settings, exc) from exc
     return bootstrap
 
 
@@ -445,7 +468,8 @@ def _stop(settings: Settings, pid: int, timeout: float) -> None:
     if _is_broker(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        while _is_broker(pid):
+        deadline = time.monotonic() + 5.0
+        while _is_broker(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
     child = _children.pop(pid, None)
     if child is not None:
@@ -481,7 +505,7 @@ def status(settings: Settings) -> dict[str, Any]:
         "running": pid is not None,
         "pid": pid,
         "bootstrap": bootstrap,
-        "answers": answers and pid is not None,
+        "answers": answers,
         "log": str(_log_file(settings)),
         "external": False,
     }

@@ -1,0 +1,153 @@
+"""`pingan`: one entry point for operators, developers and analysts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import NoReturn
+
+import click
+
+from pingan.settings import Settings, get_settings
+from pingan.stack import kafka
+from pingan.stack.cli import stack
+from pingan.warehouse import WarehouseError, open_warehouse
+
+log = logging.getLogger("pingan")
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _broker(settings: Settings, start_local: bool) -> str:
+    """The local broker is started on demand; an external cluster is only waited for."""
+    try:
+        if start_local:
+            return kafka.up(settings)
+        kafka.wait_for_broker(settings.bootstrap, timeout=60)
+        return settings.bootstrap
+    except kafka.MissingPrerequisite as exc:
+        _fail(str(exc))
+    except kafka.BrokerError as exc:
+        _fail(f"Kafka is not reachable at {settings.bootstrap}: {exc}")
+
+
+@click.group()
+def main() -> None:
+    """Pingan (平安): real-time safety platform for residential communities."""
+    logging.basicConfig(
+        level=get_settings().log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+main.add_command(stack)
+
+
+@main.command()
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--communities", type=int, default=42, show_default=True)
+@click.option("--rate", type=float, default=200.0, show_default=True, help="Simulated events/s.")
+@click.option("--seed", type=int, default=1, show_default=True)
+def run(duration: float | None, communities: int, rate: float, seed: int) -> None:
+    """Everything on one machine: broker, worker, GraphQL API and the district simulator."""
+    from datetime import UTC, datetime
+
+    from ingest.simulator.companion import simulator_companion
+
+    from pingan.summary import summarise
+    from streams.worker import run_worker
+
+    settings = get_settings()
+    _broker(settings, start_local=settings.kafka_bootstrap is None)
+    started = datetime.now(UTC)
+    companion = simulator_companion(settings, communities=communities, rate=rate, seed=seed)
+    result = run_worker(
+        settings, host_api=settings.embedded_clickhouse, companion=companion, duration=duration
+    )
+    try:
+        click.echo(summarise(result.warehouse, result.pipeline.stats, started).render())
+    finally:
+        result.warehouse.close()
+
+
+@main.command()
+@click.option(
+    "--api/--no-api",
+    default=None,
+    help="Serve GraphQL from this worker (default: yes with embedded chDB, no with a server).",
+)
+def worker(api: bool | None) -> None:
+    """A stream worker (Faust): rules and the ClickHouse sink."""
+    from streams.worker import run_worker
+
+    settings = get_settings()
+    _broker(settings, start_local=False)
+    host_api = settings.embedded_clickhouse if api is None else api
+    run_worker(settings, host_api=host_api).warehouse.close()
+
+
+@main.command()
+def api() -> None:
+    """The GraphQL API on its own (needs CLICKHOUSE_URL: embedded chDB lives in the worker)."""
+    from graphql_api.server import run_api
+
+    settings = get_settings()
+    if settings.embedded_clickhouse:
+        _fail(
+            "With the embedded chDB the API runs inside the worker (`pingan worker`). "
+            "Set CLICKHOUSE_URL=clickhouse://host:9000/db to run the API on its own."
+        )
+    _broker(settings, start_local=False)
+    asyncio.run(run_api(settings))
+
+
+@main.command()
+def migrate() -> None:
+    """Create topics and apply ClickHouse migrations (also done by every worker start)."""
+    from streams.worker import prepare
+
+    settings = get_settings()
+    _broker(settings, start_local=settings.kafka_bootstrap is None)
+    try:
+        prepare(settings).close()
+    except WarehouseError as exc:
+        _fail(str(exc))
+    click.echo("topics and tables are up to date")
+
+
+@main.command()
+@click.argument("query")
+@click.option("--format", "fmt", default="PrettyCompact", show_default=True)
+def sql(query: str, fmt: str) -> None:
+    """Run an analyst's SQL against the configured ClickHouse."""
+    settings = get_settings()
+    try:
+        warehouse = open_warehouse(settings)
+    except WarehouseError as exc:
+        _fail(str(exc))
+    try:
+        table = warehouse.query_arrow(query)
+    except WarehouseError as exc:
+        _fail(f"query failed: {exc}", code=1)
+    finally:
+        warehouse.close()
+    click.echo(_render(table, fmt))
+
+
+def _render(table: object, fmt: str) -> str:
+    import pyarrow as pa
+
+    assert isinstance(table, pa.Table)
+    if fmt == "JSONEachRow":
+        import orjson
+
+        return "\n".join(orjson.dumps(row, default=str).decode() for row in table.to_pylist())
+    return table.to_pandas().to_string(index=False) if table.num_rows else "(no rows)"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Faust stream processing: rules that raise alerts, and the sink into ClickHouse."""

@@ -1,0 +1,33 @@
+"""Intake: raw Kafka messages become records, or a reason a person can act on."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TypeVar
+
+from schemas.codec import DecodeError, decode
+from schemas.events import Event, Record, utc_now
+
+R = TypeVar("R", bound=Record)
+
+
+class Intake:
+    """Checks beyond the schema: the community must be ours, the clock must be sane."""
+
+    def __init__(self, communities: frozenset[str], max_clock_skew: timedelta) -> None:
+        self._communities = communities
+        self._max_clock_skew = max_clock_skew
+
+    def accept(self, raw: bytes | None, record_type: type[R]) -> R:
+        record = decode(raw, record_type)
+        community = getattr(record, "community_id", None)
+        if community is not None and community not in self._communities:
+            raise DecodeError(f"unknown community_id {community!r}")
+        if isinstance(record, Event):
+            ahead = record.occurred_at - utc_now()
+            if ahead > self._max_clock_skew:
+                raise DecodeError(
+                    f"occurred_at {record.occurred_at.isoformat()} is {ahead} in the future "
+                    f"(more than the allowed clock skew of {self._max_clock_skew})"
+                )
+        return record

@@ -1,0 +1,133 @@
+"""Fixtures on real parts: a local Kafka broker per test module, workers as real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pingan.provision import create_topics
+from pingan.settings import Settings
+from pingan.stack import kafka
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh broker per module, so topics hold only that module's messages."""
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("kafka"),
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+    )
+    bootstrap = kafka.up(settings)
+    asyncio.run(create_topics(bootstrap))
+    yield bootstrap
+    kafka.down(settings)
+
+
+class WorkerProcess:
+    """`pingan worker` in its own process, as in production; killable for crash tests."""
+
+    def __init__(self, bootstrap: str, data_dir: Path, api_port: int) -> None:
+        self.data_dir = data_dir
+        self.api_port = api_port
+        self.log_path = data_dir / "worker.log"
+        self.env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP": bootstrap,
+            "PINGAN_DATA_DIR": str(data_dir),
+            "PINGAN_API_PORT": str(api_port),
+            "PINGAN_WORKER_ID": f"pingan-test-{data_dir.name}",
+            "PINGAN_SINK_BATCH_SECONDS": "0.2",
+        }
+        self.env.pop("CLICKHOUSE_URL", None)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}/graphql"
+
+    def start(self, timeout: float = 90.0) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pingan.cli", "worker"],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        """Ready means the API answers: it starts after Faust has recovered its tables."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited early:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.api_port}/healthz", timeout=1).is_success:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"worker not ready in {timeout}s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 60.0) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        response = httpx.post(
+            self.url, json={"query": query, "variables": variables or {}}, timeout=30
+        )
+        return response.json()
+
+
+@pytest.fixture
+def worker_process(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WorkerProcess]:
+    worker = WorkerProcess(kafka_bootstrap, tmp_path, free_port())
+    yield worker
+    worker.stop()
+
+
+def eventually(check, timeout: float = 30.0, interval: float = 0.2):  # type: ignore[no-untyped-def]
+    """Poll `check` until it returns a truthy value: readiness by checking, not by sleeping."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")

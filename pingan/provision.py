@@ -1,4 +1,4 @@
-"""Provisioning at start-up: Kafka topics from the catalogue, ClickHouse tables and reference data."""
+"""Start-up provisioning: catalogue topics, ClickHouse tables, reference data."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 async def create_topics(bootstrap: str) -> list[str]:
-    """Create missing catalogue topics with their partitions and retention; returns those created."""
+    """Create missing catalogue topics with partitions and retention; returns those created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

@@ -207,7 +207,7 @@ def _statements(text: str, settings: Settings) -> list[str]:
 
 
 def arrow_type(clickhouse_type: str) -> pa.DataType:
-    """Arrow type for inserting into a ClickHouse column (String as binary: raw bytes may not be UTF-8)."""
+    """Arrow type for inserting into a column; String is binary: raw bytes need not be UTF-8."""
     t = clickhouse_type.strip()
     for wrapper in ("LowCardinality", "Nullable"):
         if t.startswith(wrapper + "("):

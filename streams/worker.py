@@ -7,6 +7,7 @@ also serves GraphQL from its own event loop; with a ClickHouse server the API ca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -108,8 +109,6 @@ def run_worker(
             os.kill(os.getpid(), signal.SIGTERM)
 
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
-    try:
+    with contextlib.suppress(SystemExit):
         worker.execute_from_commandline()
-    except SystemExit:
-        pass
     return WorkerRun(pipeline, warehouse)

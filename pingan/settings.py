@@ -37,7 +37,6 @@ class Settings(BaseSettings):
     clickhouse_database: str = Field(default="pingan", description="database for embedded chDB")
     api_host: str = Field(default="127.0.0.1", description="GraphQL API bind address")
     api_port: int = Field(default=6066, description="GraphQL API port")
-    topic_partitions: int = Field(default=6, description="partitions of each event topic")
     sink_batch_size: int = Field(default=5000, description="max rows per ClickHouse insert")
     sink_batch_seconds: float = Field(
         default=0.5, description="max wait before a partial batch is written"

@@ -12,6 +12,7 @@ import asyncio
 import fcntl
 import os
 import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -92,7 +93,11 @@ class Warehouse(ABC):
 
 
 class EmbeddedWarehouse(Warehouse):
-    """chDB in this process. A lock file makes a second opener fail fast with a clear message."""
+    """chDB in this process. A lock file makes a second opener fail fast with a clear message.
+
+    One chDB session must not run two queries at once (it deadlocks), so every call is
+    serialised, whichever thread makes it.
+    """
 
     def __init__(self, path: Path, database: str) -> None:
         super().__init__()
@@ -101,6 +106,7 @@ class EmbeddedWarehouse(Warehouse):
         path.mkdir(parents=True, exist_ok=True)
         self._lock = _hold_lock(path.with_name(path.name + ".lock"))
         self._session = chdb_session.Session(str(path))
+        self._session_lock = threading.Lock()
         self._session.query(f"CREATE DATABASE IF NOT EXISTS {_checked(database)}")
         self._session.query(f"USE {_checked(database)}")
 
@@ -117,6 +123,13 @@ class EmbeddedWarehouse(Warehouse):
         )
 
     def _call(self, sql: str, fmt: str, params: Mapping[str, Any] | None, rows: Any = None) -> Any:
+        with self._session_lock:
+            return self._query_session(sql, fmt, params, rows)
+
+    def _query_session(
+        self, sql: str, fmt: str, params: Mapping[str, Any] | None, rows: Any
+    ) -> Any:
+        """`rows` is in scope for chDB's `Python(rows)` table function."""
         try:
             return self._session.query(sql, fmt, params=dict(params) if params else None)
         except Exception as exc:

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from pydantic import Field
 
-from schemas.events import NonEmpty, Record, Timestamp
+from schemas.events import NonEmpty, Plate, Record, Timestamp
 
 
 class AlertType(StrEnum):
@@ -77,13 +77,8 @@ WATCHLIST_SEVERITY: dict[WatchlistCategory, Severity] = {
 
 
 class WatchlistPlate(Record):
-    plate: NonEmpty
+    plate: Plate
     category: WatchlistCategory
     note: str = ""
     added_by: str = "unknown"
     added_at: Timestamp
-
-
-def normalise_plate(plate: str) -> str:
-    """Plates are compared without spaces, dots or case, as gate cameras format them differently."""
-    return "".join(ch for ch in plate.upper() if ch.isalnum() or ord(ch) > 127)

@@ -24,7 +24,20 @@ def _utc_ms(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
+def normalise_plate(plate: str) -> str:
+    """Plates are compared without spaces, dots or case, as gate cameras format them differently."""
+    return "".join(ch for ch in plate.upper() if ch.isalnum())
+
+
+def _plate(value: str) -> str:
+    plate = normalise_plate(value)
+    if len(plate) < 2:
+        raise ValueError("plate must have at least 2 letters or digits")
+    return plate
+
+
 Timestamp = Annotated[datetime, AfterValidator(_utc_ms)]
+Plate = Annotated[str, Field(max_length=16), AfterValidator(_plate)]
 NonEmpty = Annotated[str, Field(min_length=1, max_length=128)]
 
 
@@ -66,7 +79,7 @@ class PlateColour(StrEnum):
 class VehiclePassage(Event):
     kind: ClassVar[str] = "vehicle_passage"
 
-    plate: Annotated[str, Field(min_length=2, max_length=16)]
+    plate: Plate
     plate_colour: PlateColour
     direction: Direction
     gate_id: NonEmpty

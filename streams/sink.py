@@ -63,6 +63,7 @@ class TableSink:
         self._reject = reject
         self._stats = stats
         self._watermarks: dict[int, int] | None = None
+        self._schema = warehouse.arrow_schema(self.table)
 
     def forget_watermarks(self) -> None:
         """After a rebalance another worker may have written our new partitions: re-read."""
@@ -77,7 +78,7 @@ class TableSink:
         for dead_letter in rejected:
             await self._reject(dead_letter)
         if rows:
-            batch = pa.Table.from_pylist(rows, schema=self._warehouse.arrow_schema(self.table))
+            batch = pa.Table.from_pylist(rows, schema=self._schema)
             await self._insert_until_written(batch)
         for m in fresh:
             watermarks[m.partition] = max(watermarks.get(m.partition, -1), m.offset)

@@ -15,10 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import faust
+from aiohttp import web
 from mode import Service
 
+from graphql_api.context import ApiContext
 from graphql_api.feed import AlertFeed
-from graphql_api.server import ApiContext, serve
+from graphql_api.server import serve
 from ingest.publisher import Publisher
 from ingest.reference import load_communities
 from pingan.provision import create_topics, prepare_warehouse
@@ -38,20 +40,22 @@ class ApiService(Service):
         super().__init__(**kwargs)
         self._settings = settings
         self._warehouse = warehouse
-        self._runner = None
-        self._publisher = Publisher(settings.bootstrap)
-        self._feed = AlertFeed(settings.bootstrap)
+        self._runner: web.AppRunner | None = None
+        self._context: ApiContext | None = None
 
     async def on_start(self) -> None:
-        await self._publisher.start()
-        await self._feed.start()
-        context = ApiContext(
+        """Kafka clients are made here: they bind to the worker's running loop."""
+        publisher = Publisher(self._settings.bootstrap)
+        feed = AlertFeed(self._settings.bootstrap)
+        await publisher.start()
+        await feed.start()
+        self._context = ApiContext(
             warehouse=self._warehouse,
-            publisher=self._publisher,
-            alert_feed=self._feed,
+            publisher=publisher,
+            alert_feed=feed,
             communities=load_communities(),
         )
-        self._runner = await serve(context, self._settings.api_host, self._settings.api_port)
+        self._runner = await serve(self._context, self._settings.api_host, self._settings.api_port)
         log.info(
             "GraphQL API at http://%s:%d/graphql", self._settings.api_host, self._settings.api_port
         )
@@ -59,8 +63,9 @@ class ApiService(Service):
     async def on_stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
-        await self._feed.stop()
-        await self._publisher.stop()
+        if self._context is not None:
+            await self._context.alert_feed.stop()
+            await self._context.publisher.stop()
 
 
 @dataclass

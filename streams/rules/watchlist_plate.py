@@ -10,9 +10,8 @@ from schemas.alerts import (
     AlertType,
     Evidence,
     WatchlistPlate,
-    normalise_plate,
 )
-from schemas.events import VehiclePassage
+from schemas.events import VehiclePassage, normalise_plate
 
 
 def watchlist_key(plate: str) -> bytes:

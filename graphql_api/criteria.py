@@ -1,0 +1,148 @@
+"""Validated search criteria, shared by the ClickHouse queries and the live alert feed.
+
+Validation happens once, here, so that every resolver rejects the same mistakes with the
+same message before any query runs or any subscription starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from graphql_api.errors import InvalidArgument
+from schemas.alerts import Alert, AlertStatus, AlertType, Severity
+from schemas.events import normalise_plate
+
+T = TypeVar("T")
+
+PLATE_MAX_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """The half-open interval [since, until); either end may be open."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @classmethod
+    def checked(cls, since: datetime | None, until: datetime | None) -> TimeWindow:
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and value.tzinfo is None:
+                raise InvalidArgument(
+                    f"{name} must carry a timezone, e.g. 2026-11-24T08:00:00+08:00"
+                )
+        if since is not None and until is not None and since > until:
+            raise InvalidArgument(
+                f"since ({since.isoformat()}) is after until ({until.isoformat()})"
+            )
+        return cls(since=since, until=until)
+
+    def contains(self, moment: datetime) -> bool:
+        return (self.since is None or moment >= self.since) and (
+            self.until is None or moment < self.until
+        )
+
+
+def checked_communities(
+    community_ids: Iterable[str] | None, known: Collection[str]
+) -> frozenset[str] | None:
+    """None means every community; an empty list is refused rather than guessed at."""
+    chosen = _checked_choice("communityIds", community_ids)
+    if chosen is None:
+        return None
+    unknown = sorted(chosen - set(known))
+    if unknown:
+        raise InvalidArgument(f"unknown community id(s): {', '.join(unknown)}")
+    return chosen
+
+
+def checked_plate(plate: str) -> str:
+    """The plate as gate cameras and the watchlist store it (see normalise_plate)."""
+    normalised = normalise_plate(plate)
+    if not normalised:
+        raise InvalidArgument("plate is empty: give the letters and digits of a number plate")
+    if len(normalised) > PLATE_MAX_LENGTH:
+        raise InvalidArgument(f"plate {normalised!r} is longer than {PLATE_MAX_LENGTH} characters")
+    return normalised
+
+
+def _checked_choice(name: str, values: Iterable[T] | None) -> frozenset[T] | None:
+    if values is None:
+        return None
+    chosen = frozenset(values)
+    if not chosen:
+        raise InvalidArgument(f"{name} is empty: omit it to include every value")
+    return chosen
+
+
+@dataclass(frozen=True)
+class AlertCriteria:
+    """Which alerts a listing or subscription wants; None in a field means any."""
+
+    community_ids: frozenset[str] | None = None
+    types: frozenset[AlertType] | None = None
+    severities: frozenset[Severity] | None = None
+    statuses: frozenset[AlertStatus] | None = None
+    first_seen: TimeWindow = TimeWindow()
+
+    @classmethod
+    def checked(
+        cls,
+        known_communities: Collection[str],
+        *,
+        community_ids: Iterable[str] | None = None,
+        types: Iterable[AlertType] | None = None,
+        severities: Iterable[Severity] | None = None,
+        statuses: Iterable[AlertStatus] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> AlertCriteria:
+        return cls(
+            community_ids=checked_communities(community_ids, known_communities),
+            types=_checked_choice("types", types),
+            severities=_checked_choice("severities", severities),
+            statuses=_checked_choice("statuses", statuses),
+            first_seen=TimeWindow.checked(since, until),
+        )
+
+    def matches(self, alert: Alert) -> bool:
+        """The same test the alerts query applies in SQL, for alerts arriving live."""
+        return (
+            _allows(self.community_ids, alert.community_id)
+            and _allows(self.types, alert.alert_type)
+            and _allows(self.severities, alert.severity)
+            and _allows(self.statuses, alert.status)
+            and self.first_seen.contains(alert.first_seen)
+        )
+
+
+@dataclass(frozen=True)
+class PassageCriteria:
+    """Which vehicle passages a listing wants; None in a field means any."""
+
+    plate: str | None = None
+    community_ids: frozenset[str] | None = None
+    occurred: TimeWindow = TimeWindow()
+
+    @classmethod
+    def checked(
+        cls,
+        known_communities: Collection[str],
+        *,
+        plate: str | None = None,
+        community_ids: Iterable[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> PassageCriteria:
+        return cls(
+            plate=None if plate is None else checked_plate(plate),
+            community_ids=checked_communities(community_ids, known_communities),
+            occurred=TimeWindow.checked(since, until),
+        )
+
+
+def _allows(chosen: frozenset[Any] | None, value: object) -> bool:
+    return chosen is None or value in chosen

@@ -1,0 +1,175 @@
+"""The API's SQL, kept apart from the schema so resolvers stay thin.
+
+Only constant text from this module becomes SQL; every value a client supplies travels
+as a server-side `{name:Type}` parameter. Timestamps are passed as text because chDB
+does not parse Python datetimes and clickhouse-driver would drop their milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from graphql_api.criteria import AlertCriteria, PassageCriteria, TimeWindow
+from graphql_api.errors import QueryFailed
+from graphql_api.pagination import Cursor, Page, PageRequest
+from pingan.warehouse import Warehouse, WarehouseError
+from schemas.alerts import Alert
+from schemas.events import VehiclePassage
+
+log = logging.getLogger(__name__)
+
+TIMESTAMP = "DateTime64(3, 'UTC')"
+
+ALERT_COLUMNS = (
+    "alert_id, alert_type, severity, status, community_id, subject, first_seen, last_seen, "
+    "count, explanation, evidence, raised_at, updated_at, source_received_at, note"
+)
+PASSAGE_COLUMNS = (
+    "event_id, community_id, occurred_at, received_at, schema_version, plate, plate_colour, "
+    "direction, gate_id, camera_id, confidence, snapshot_ref"
+)
+
+
+@dataclass
+class Conditions:
+    """A WHERE clause assembled from constant fragments plus its parameters."""
+
+    clauses: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def equals(self, column: str, value: str) -> None:
+        self.clauses.append(f"{column} = {{{column}:String}}")
+        self.params[column] = value
+
+    def one_of(self, column: str, values: Iterable[str] | None) -> None:
+        """`column IN (...)` with one numbered parameter per value; both backends accept it."""
+        if values is None:
+            return
+        chosen = sorted(values)
+        names = [f"{column}_{i}" for i in range(len(chosen))]
+        self.params.update(zip(names, chosen, strict=True))
+        self.clauses.append(f"{column} IN ({', '.join(f'{{{n}:String}}' for n in names)})")
+
+    def within(self, column: str, window: TimeWindow) -> None:
+        if window.since is not None:
+            self.clauses.append(f"{column} >= {{since:{TIMESTAMP}}}")
+            self.params["since"] = _timestamp(window.since)
+        if window.until is not None:
+            self.clauses.append(f"{column} < {{until:{TIMESTAMP}}}")
+            self.params["until"] = _timestamp(window.until)
+
+    def older_than(self, at_column: str, key_column: str, cursor: Cursor | None) -> None:
+        """Rows after the cursor in (at DESC, key DESC) order."""
+        if cursor is None:
+            return
+        self.clauses.append(
+            f"({at_column}, {key_column}) < ({{after_at:{TIMESTAMP}}}, {{after_key:String}})"
+        )
+        self.params["after_at"] = _timestamp(cursor.at)
+        self.params["after_key"] = cursor.key
+
+    @property
+    def where(self) -> str:
+        return f"WHERE {' AND '.join(self.clauses)}" if self.clauses else ""
+
+
+async def fetch(warehouse: Warehouse, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run a query; ClickHouse's message goes to the log, the client sees QueryFailed."""
+    try:
+        return await warehouse.aquery(sql, params)
+    except WarehouseError as exc:
+        log.error("warehouse query failed: %s", exc)
+        raise QueryFailed from None
+
+
+def alert_conditions(criteria: AlertCriteria) -> Conditions:
+    conditions = Conditions()
+    conditions.one_of("community_id", criteria.community_ids)
+    conditions.one_of("alert_type", criteria.types)
+    conditions.one_of("severity", criteria.severities)
+    conditions.one_of("status", criteria.statuses)
+    conditions.within("first_seen", criteria.first_seen)
+    return conditions
+
+
+async def alerts_page(
+    warehouse: Warehouse, criteria: AlertCriteria, request: PageRequest
+) -> Page[Alert]:
+    """Current alert states, newest first. FINAL collapses superseded versions."""
+    conditions = alert_conditions(criteria)
+    conditions.older_than("first_seen", "alert_id", request.after)
+    rows = await fetch(
+        warehouse,
+        f"SELECT {ALERT_COLUMNS} FROM alerts FINAL {conditions.where} "
+        "ORDER BY first_seen DESC, alert_id DESC LIMIT {limit:UInt32}",
+        conditions.params | {"limit": request.limit},
+    )
+    return Page.from_rows([alert_from_row(row) for row in rows], request)
+
+
+async def count_alerts(warehouse: Warehouse, criteria: AlertCriteria) -> int:
+    conditions = alert_conditions(criteria)
+    rows = await fetch(
+        warehouse, f"SELECT count() AS n FROM alerts FINAL {conditions.where}", conditions.params
+    )
+    return int(rows[0]["n"])
+
+
+async def alert_by_id(warehouse: Warehouse, alert_id: str) -> Alert | None:
+    conditions = Conditions()
+    conditions.equals("alert_id", alert_id)
+    rows = await fetch(
+        warehouse,
+        f"SELECT {ALERT_COLUMNS} FROM alerts FINAL {conditions.where} LIMIT 1",
+        conditions.params,
+    )
+    return alert_from_row(rows[0]) if rows else None
+
+
+def passage_conditions(criteria: PassageCriteria) -> Conditions:
+    conditions = Conditions()
+    if criteria.plate is not None:
+        conditions.equals("plate", criteria.plate)
+    conditions.one_of("community_id", criteria.community_ids)
+    conditions.within("occurred_at", criteria.occurred)
+    return conditions
+
+
+async def passages_page(
+    warehouse: Warehouse, criteria: PassageCriteria, request: PageRequest
+) -> Page[VehiclePassage]:
+    """Passages newest first; FINAL collapses device retries of the same event."""
+    conditions = passage_conditions(criteria)
+    conditions.older_than("occurred_at", "event_id", request.after)
+    rows = await fetch(
+        warehouse,
+        f"SELECT {PASSAGE_COLUMNS} FROM vehicle_passages FINAL {conditions.where} "
+        "ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}",
+        conditions.params | {"limit": request.limit},
+    )
+    return Page.from_rows([VehiclePassage.model_validate(row) for row in rows], request)
+
+
+async def count_passages(warehouse: Warehouse, criteria: PassageCriteria) -> int:
+    conditions = passage_conditions(criteria)
+    rows = await fetch(
+        warehouse,
+        f"SELECT count() AS n FROM vehicle_passages FINAL {conditions.where}",
+        conditions.params,
+    )
+    return int(rows[0]["n"])
+
+
+def alert_from_row(row: dict[str, Any]) -> Alert:
+    """The alerts table stores evidence as a JSON string; the record wants a list."""
+    return Alert.model_validate(row | {"evidence": orjson.loads(row["evidence"])})
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]

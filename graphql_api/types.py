@@ -1,0 +1,244 @@
+"""The GraphQL types: thin views over the records in `schemas`.
+
+Enums reuse the domain enums so GraphQL values can never drift from what rules raise
+and what ClickHouse stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Generic, TypeVar
+
+import strawberry
+
+from graphql_api.criteria import AlertCriteria
+from graphql_api.pagination import Cursor, Page, encode_cursor
+from schemas import alerts as alert_records
+from schemas import events, reference
+from schemas.alerts import AlertStatus, AlertType, Severity, WatchlistCategory
+from schemas.events import Direction, PlateColour
+
+strawberry.enum(AlertType, description="What kind of rule raised an alert.")
+strawberry.enum(Severity, description="How urgently an alert needs attention.")
+strawberry.enum(AlertStatus, description="Where an alert is in its handling.")
+strawberry.enum(WatchlistCategory, description="Why a plate is on the police watchlist.")
+strawberry.enum(PlateColour, description="Background colour of a Chinese number plate.")
+strawberry.enum(Direction, description="Whether a vehicle entered or left the community.")
+
+ALERTS_LISTING = "alerts"
+PASSAGES_LISTING = "vehiclePassages"
+
+N = TypeVar("N")
+
+
+@strawberry.type
+class Location:
+    lat: float
+    lon: float
+
+
+@strawberry.type
+class Community:
+    id: strawberry.ID
+    name: str
+    district: str
+    location: Location
+
+    @classmethod
+    def from_record(cls, community: reference.Community) -> Community:
+        return cls(
+            id=strawberry.ID(community.community_id),
+            name=community.name,
+            district=community.district,
+            location=Location(lat=community.lat, lon=community.lon),
+        )
+
+
+@strawberry.type(description="An event that justifies an alert, summarised for a glance.")
+class Evidence:
+    event_id: strawberry.ID
+    event_kind: str
+    occurred_at: datetime
+    summary: str
+
+
+@strawberry.type(description="An alert's current state.")
+class Alert:
+    id: strawberry.ID
+    type: AlertType
+    severity: Severity
+    status: AlertStatus
+    community_id: strawberry.ID
+    subject: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+    explanation: str
+    evidence: list[Evidence]
+    raised_at: datetime
+    updated_at: datetime
+    note: str | None
+
+    @classmethod
+    def from_record(cls, alert: alert_records.Alert) -> Alert:
+        return cls(
+            id=strawberry.ID(alert.alert_id),
+            type=alert.alert_type,
+            severity=alert.severity,
+            status=alert.status,
+            community_id=strawberry.ID(alert.community_id),
+            subject=alert.subject,
+            first_seen=alert.first_seen,
+            last_seen=alert.last_seen,
+            count=alert.count,
+            explanation=alert.explanation,
+            evidence=[
+                Evidence(
+                    event_id=strawberry.ID(e.event_id),
+                    event_kind=e.event_kind,
+                    occurred_at=e.occurred_at,
+                    summary=e.summary,
+                )
+                for e in alert.evidence
+            ],
+            raised_at=alert.raised_at,
+            updated_at=alert.updated_at,
+            note=alert.note,
+        )
+
+
+@strawberry.type(description="A vehicle seen by a gate camera.")
+class VehiclePassage:
+    id: strawberry.ID
+    community_id: strawberry.ID
+    plate: str
+    plate_colour: PlateColour
+    direction: Direction
+    gate_id: str
+    camera_id: str
+    confidence: float
+    occurred_at: datetime
+    received_at: datetime
+    snapshot_ref: str | None
+
+    @classmethod
+    def from_record(cls, passage: events.VehiclePassage) -> VehiclePassage:
+        return cls(
+            id=strawberry.ID(passage.event_id),
+            community_id=strawberry.ID(passage.community_id),
+            plate=passage.plate,
+            plate_colour=passage.plate_colour,
+            direction=passage.direction,
+            gate_id=passage.gate_id,
+            camera_id=passage.camera_id,
+            confidence=passage.confidence,
+            occurred_at=passage.occurred_at,
+            received_at=passage.received_at,
+            snapshot_ref=passage.snapshot_ref,
+        )
+
+
+@strawberry.type
+class WatchlistEntry:
+    plate: str
+    category: WatchlistCategory
+    note: str
+    added_by: str
+    added_at: datetime
+
+    @classmethod
+    def from_record(cls, entry: alert_records.WatchlistPlate) -> WatchlistEntry:
+        return cls(
+            plate=entry.plate,
+            category=entry.category,
+            note=entry.note,
+            added_by=entry.added_by,
+            added_at=entry.added_at,
+        )
+
+
+@strawberry.input(description="Alerts matching every given field; omit a field to allow any value.")
+class AlertFilter:
+    community_ids: list[strawberry.ID] | None = None
+    types: list[AlertType] | None = None
+    severities: list[Severity] | None = None
+    statuses: list[AlertStatus] | None = None
+    since: datetime | None = strawberry.field(
+        default=None, description="Earliest firstSeen, inclusive."
+    )
+    until: datetime | None = strawberry.field(
+        default=None, description="Latest firstSeen, exclusive."
+    )
+
+    def criteria(self, known_communities: frozenset[str]) -> AlertCriteria:
+        return AlertCriteria.checked(
+            known_communities,
+            community_ids=self.community_ids,
+            types=self.types,
+            severities=self.severities,
+            statuses=self.statuses,
+            since=self.since,
+            until=self.until,
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[N]):
+    cursor: str
+    node: N
+
+
+@strawberry.type
+class Connection(Generic[N]):
+    edges: list[Edge[N]]
+    page_info: PageInfo
+    count_all: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(
+        description="Matches across all pages; costs a count query, so ask only when shown."
+    )
+    async def total_count(self) -> int:
+        return await self.count_all()
+
+
+def alert_connection(
+    page: Page[alert_records.Alert], count_all: Callable[[], Awaitable[int]]
+) -> Connection[Alert]:
+    return _connection(
+        [(Cursor(a.first_seen, a.alert_id), Alert.from_record(a)) for a in page.items],
+        ALERTS_LISTING,
+        page.has_next,
+        count_all,
+    )
+
+
+def passage_connection(
+    page: Page[events.VehiclePassage], count_all: Callable[[], Awaitable[int]]
+) -> Connection[VehiclePassage]:
+    return _connection(
+        [(Cursor(p.occurred_at, p.event_id), VehiclePassage.from_record(p)) for p in page.items],
+        PASSAGES_LISTING,
+        page.has_next,
+        count_all,
+    )
+
+
+def _connection(
+    positioned: list[tuple[Cursor, N]],
+    listing: str,
+    has_next: bool,
+    count_all: Callable[[], Awaitable[int]],
+) -> Connection[N]:
+    edges = [Edge(cursor=encode_cursor(listing, c), node=node) for c, node in positioned]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+        count_all=count_all,
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -59,10 +58,10 @@ class Conditions:
     def within(self, column: str, window: TimeWindow) -> None:
         if window.since is not None:
             self.clauses.append(f"{column} >= {{since:{TIMESTAMP}}}")
-            self.params["since"] = _timestamp(window.since)
+            self.params["since"] = window.since
         if window.until is not None:
             self.clauses.append(f"{column} < {{until:{TIMESTAMP}}}")
-            self.params["until"] = _timestamp(window.until)
+            self.params["until"] = window.until
 
     def older_than(self, at_column: str, key_column: str, cursor: Cursor | None) -> None:
         """Rows after the cursor in (at DESC, key DESC) order."""
@@ -71,7 +70,7 @@ class Conditions:
         self.clauses.append(
             f"({at_column}, {key_column}) < ({{after_at:{TIMESTAMP}}}, {{after_key:String}})"
         )
-        self.params["after_at"] = _timestamp(cursor.at)
+        self.params["after_at"] = cursor.at
         self.params["after_key"] = cursor.key
 
     @property
@@ -169,7 +168,3 @@ async def count_passages(warehouse: Warehouse, criteria: PassageCriteria) -> int
 def alert_from_row(row: dict[str, Any]) -> Alert:
     """The alerts table stores evidence as a JSON string; the record wants a list."""
     return Alert.model_validate(row | {"evidence": orjson.loads(row["evidence"])})
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]

@@ -9,6 +9,7 @@ from typing import NoReturn
 
 import click
 
+from ingest.simulator.cli import simulate
 from pingan.settings import Settings, get_settings
 from pingan.stack import kafka
 from pingan.stack.cli import stack
@@ -45,6 +46,7 @@ def main() -> None:
 
 
 main.add_command(stack)
+main.add_command(simulate)
 
 
 @main.command()
@@ -57,7 +59,6 @@ def run(duration: float | None, communities: int, rate: float, seed: int) -> Non
     from datetime import UTC, datetime
 
     from ingest.simulator.companion import simulator_companion
-
     from pingan.summary import summarise
     from streams.worker import run_worker
 

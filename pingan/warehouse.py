@@ -16,6 +16,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -131,7 +132,7 @@ class EmbeddedWarehouse(Warehouse):
     ) -> Any:
         """`rows` is in scope for chDB's `Python(rows)` table function."""
         try:
-            return self._session.query(sql, fmt, params=dict(params) if params else None)
+            return self._session.query(sql, fmt, params=query_parameters(params))
         except Exception as exc:
             raise WarehouseError(_clickhouse_message(exc)) from None
 
@@ -173,6 +174,8 @@ class ServerWarehouse(Warehouse):
 
     def _execute(self, sql: str, params: Any, **kwargs: Any) -> Any:
         try:
+            if not kwargs.get("columnar"):
+                params = query_parameters(params)
             return self._client.execute(sql, params, **kwargs)
         except Exception as exc:
             raise WarehouseError(_clickhouse_message(exc)) from None
@@ -217,6 +220,19 @@ def _statements(text: str, settings: Settings) -> list[str]:
     )
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def query_parameters(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Datetimes as UTC text with milliseconds: chDB rejects datetime objects, and
+    clickhouse-driver would drop the milliseconds."""
+    if not params:
+        return None
+    return {
+        name: value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        if isinstance(value, datetime)
+        else value
+        for name, value in params.items()
+    }
 
 
 def arrow_type(clickhouse_type: str) -> pa.DataType:

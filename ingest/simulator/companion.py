@@ -1,0 +1,36 @@
+"""The simulator as a companion task of `pingan run`, in the worker's own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from ingest.publisher import Publisher
+from ingest.reference import load_communities
+from ingest.simulator.clock import SimClock
+from ingest.simulator.district import District
+from ingest.simulator.simulation import Simulator
+from pingan.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LABELS_FILE = "simulator-labels.jsonl"
+
+
+def simulator_companion(
+    settings: Settings, *, communities: int, rate: float, seed: int
+) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """Real-time simulation until the worker sets the stop event; labels go to the data dir."""
+
+    async def companion(stop: asyncio.Event) -> None:
+        simulator = Simulator(
+            District.build(seed, load_communities()[:communities]),
+            SimClock.plan(),
+            labels_path=settings.data_dir / LABELS_FILE,
+        )
+        async with Publisher(settings.bootstrap) as publisher:
+            report = await simulator.run(publisher, rate=rate, stop_event=stop)
+        log.info("simulator stopped\n%s", report.render())
+
+    return companion

@@ -31,8 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -65,6 +65,7 @@ from schemas.topics import ALERTS, DOOR_ACCESS, VEHICLE_PASSAGES, Topic
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 EVENT_TOPICS = (VEHICLE_PASSAGES, DOOR_ACCESS)
+EVENT_TABLES = [str(t.table) for t in EVENT_TOPICS]
 BASELINE_GROUP = "pingan-bench-baseline"
 WORKER_GROUP = "pingan-bench-worker"
 KEPT_SETTINGS = frozenset({"PINGAN_CACHE_DIR", "PINGAN_KAFKA_VERSION"})
@@ -135,6 +136,19 @@ class Checks:
 
 
 @dataclass(frozen=True)
+class WorkerRun:
+    """What the pipeline phase measured, and what the worker left in its chDB."""
+
+    throughput: Throughput
+    latency: Latency
+    rows: int
+    alerts: int
+    dead_letters: int
+    exit_code: int | None
+    stop_seconds: float
+
+
+@dataclass(frozen=True)
 class Report:
     events: int
     passages: int
@@ -146,7 +160,7 @@ class Report:
     pipeline_vs_baseline: float
     latency: Latency
     checks: Checks
-    machine: dict[str, object]
+    machine: dict[str, object] = field(default_factory=dict)
     wall_seconds: float = 0.0
 
 
@@ -252,12 +266,6 @@ def make_watchlist(size: int) -> list[WatchlistPlate]:
     ]
 
 
-async def timed(awaitable: Awaitable[object]) -> float:
-    started = time.perf_counter()
-    await awaitable
-    return time.perf_counter() - started
-
-
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     """User + system CPU of each process (all its threads), from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -337,6 +345,7 @@ async def baseline_consume(
 async def baseline_batch(
     consumer: AIOKafkaConsumer, warehouse: Warehouse, topic: Topic, size: int, within: float
 ) -> None:
+    """Up to `size` messages of one topic: decoded, inserted as one Arrow batch, committed."""
     partitions = [tp for tp in consumer.assignment() if tp.topic == topic.name]
     if not partitions:
         await asyncio.sleep(within)  # the group has not assigned partitions yet
@@ -385,7 +394,7 @@ async def run_baseline(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        return throughput, row_count(warehouse, [t.table for t in EVENT_TOPICS])
+        return throughput, row_count(warehouse, EVENT_TABLES)
     finally:
         warehouse.close()
 
@@ -404,7 +413,7 @@ def worker_process(bootstrap: str, data_dir: Path) -> Iterator[subprocess.Popen[
         "KAFKA_BOOTSTRAP": bootstrap,
         "PINGAN_DATA_DIR": str(data_dir),
         "PINGAN_WORKER_ID": WORKER_GROUP,
-        "FAUST_WEB_PORT": str(free_port()),
+        "PINGAN_API_PORT": str(free_port()),
     }
     data_dir.mkdir(parents=True)
     with (data_dir / "worker.log").open("wb") as log:
@@ -465,15 +474,68 @@ def step(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
+async def produce(bootstrap: str, watchlist: list[WatchlistPlate], events: list[Event]) -> float:
+    """Publish the watchlist, then the backlog; returns the seconds the backlog took."""
+    async with Publisher(bootstrap) as publisher:
+        await publisher.publish_many(watchlist)
+        started = time.perf_counter()
+        await publisher.publish_many(events)
+        return time.perf_counter() - started
+
+
+async def run_pipeline(
+    bootstrap: str,
+    data_dir: Path,
+    offsets: Offsets,
+    target: int,
+    broker_pid: int,
+    backlog: EventSource,
+    live: EventSource,
+    opts: Options,
+) -> WorkerRun:
+    """Throughput on the backlog, then latency on a steady stream, then what chDB holds."""
+    with worker_process(bootstrap, data_dir) as proc:
+
+        def check() -> None:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the worker exited with {proc.returncode}")
+
+        pids = {"consumer": proc.pid, "broker": broker_pid}
+        throughput = await measure(offsets, WORKER_GROUP, target, time.monotonic(), pids, check)
+        step(f"latency phase: {opts.live_rate:,.0f} events/s for {opts.live_seconds:.0f} s")
+        since_ms = time.time_ns() // 1_000_000
+        live_seconds = await steady_stream(bootstrap, live, opts.live_rate, opts.live_seconds)
+        await drain(offsets, target + live.made, backlog.watched + live.watched, check)
+        step("stopping the worker")
+        stop_seconds = await asyncio.to_thread(stop, proc)
+    warehouse = open_warehouse(Settings(data_dir=data_dir))
+    try:
+        latency = warehouse.query(LATENCY_SQL, {"since_ms": since_ms})[0]
+        return WorkerRun(
+            throughput=throughput,
+            latency=Latency(
+                events=live.made,
+                events_per_second=live.made / live_seconds,
+                alerts_expected=live.watched,
+                **latency,
+            ),
+            rows=row_count(warehouse, EVENT_TABLES),
+            alerts=row_count(warehouse, ["alerts"]),
+            dead_letters=row_count(warehouse, ["dead_letters"]),
+            exit_code=proc.returncode,
+            stop_seconds=stop_seconds,
+        )
+    finally:
+        warehouse.close()
+
+
 async def bench(opts: Options, bootstrap: str, broker_pid: int, tmp: Path) -> Report:
     await create_topics(bootstrap)
     watchlist = make_watchlist(opts.watchlist_size)
     backlog = EventSource("backlog", opts.watchlist_every, watchlist, opts.seed)
-    events = backlog.take(opts.events)
+    live = EventSource("live", opts.live_watchlist_every, watchlist, opts.seed + 1)
     step(f"producing {opts.events:,} events and {len(watchlist)} watchlist plates")
-    async with Publisher(bootstrap) as publisher:
-        await publisher.publish_many(watchlist)
-        produce_seconds = await timed(publisher.publish_many(events))
+    produce_seconds = await produce(bootstrap, watchlist, backlog.take(opts.events))
     async with Offsets(bootstrap) as offsets:
         target = await offsets.end(EVENT_TOPICS)
         step("baseline: aiokafka consumer → chDB")
@@ -481,31 +543,9 @@ async def bench(opts: Options, bootstrap: str, broker_pid: int, tmp: Path) -> Re
             bootstrap, tmp / "baseline", offsets, target, broker_pid
         )
         step("pipeline: pingan worker --no-api")
-        worker_dir = tmp / "worker"
-        live = EventSource("live", opts.live_watchlist_every, watchlist, opts.seed + 1)
-        with worker_process(bootstrap, worker_dir) as proc:
-
-            def check() -> None:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the worker exited with {proc.returncode}")
-
-            pids = {"consumer": proc.pid, "broker": broker_pid}
-            pipeline = await measure(offsets, WORKER_GROUP, target, time.monotonic(), pids, check)
-            step(f"latency phase: {opts.live_rate:,.0f} events/s for {opts.live_seconds:.0f} s")
-            since_ms = time.time_ns() // 1_000_000
-            live_seconds = await steady_stream(bootstrap, live, opts.live_rate, opts.live_seconds)
-            alerts_expected = backlog.watched + live.watched
-            await drain(offsets, target + live.made, alerts_expected, check)
-            step("stopping the worker")
-            stop_seconds = await asyncio.to_thread(stop, proc)
-    warehouse = open_warehouse(Settings(data_dir=worker_dir))
-    try:
-        pipeline_rows = row_count(warehouse, [t.table for t in EVENT_TOPICS])
-        alerts = row_count(warehouse, ["alerts"])
-        dead_letters = row_count(warehouse, ["dead_letters"])
-        latency = warehouse.query(LATENCY_SQL, {"since_ms": since_ms})[0]
-    finally:
-        warehouse.close()
+        run = await run_pipeline(
+            bootstrap, tmp / "worker", offsets, target, broker_pid, backlog, live, opts
+        )
     return Report(
         events=opts.events,
         passages=backlog.passages,
@@ -513,29 +553,20 @@ async def bench(opts: Options, bootstrap: str, broker_pid: int, tmp: Path) -> Re
         producer_seconds=produce_seconds,
         producer_events_per_second=opts.events / produce_seconds,
         baseline=baseline,
-        pipeline=pipeline,
-        pipeline_vs_baseline=pipeline.events_per_second / baseline.events_per_second,
-        latency=Latency(
-            events=live.made,
-            events_per_second=live.made / live_seconds,
-            alerts=latency["alerts"],
-            alerts_expected=live.watched,
-            p50_ms=latency["p50_ms"],
-            p99_ms=latency["p99_ms"],
-            max_ms=latency["max_ms"],
-        ),
+        pipeline=run.throughput,
+        pipeline_vs_baseline=run.throughput.events_per_second / baseline.events_per_second,
+        latency=run.latency,
         checks=Checks(
-            pipeline_rows=pipeline_rows,
+            pipeline_rows=run.rows,
             pipeline_rows_expected=opts.events + live.made,
             baseline_rows=baseline_rows,
             baseline_rows_expected=opts.events,
-            alerts=alerts,
-            alerts_expected=alerts_expected,
-            dead_letters=dead_letters,
-            worker_exit_code=proc.returncode,
-            worker_stop_seconds=stop_seconds,
+            alerts=run.alerts,
+            alerts_expected=backlog.watched + live.watched,
+            dead_letters=run.dead_letters,
+            worker_exit_code=run.exit_code,
+            worker_stop_seconds=run.stop_seconds,
         ),
-        machine=machine(),
     )
 
 
@@ -548,6 +579,7 @@ def machine() -> dict[str, object]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "loadavg_at_start": os.getloadavg(),
         "kafka": Settings().kafka_version,
         "packages": {p: version(p) for p in ("faust-streaming", "aiokafka", "chdb", "pyarrow")},
     }
@@ -595,7 +627,8 @@ def render(r: Report, path: Path) -> str:
     return "\n".join(
         [
             f"Pingan pipeline benchmark: {r.events:,} events ({r.passages:,} vehicle passages, "
-            f"{r.watchlisted_passages} watchlisted), {r.machine['nproc']} cores",
+            f"{r.watchlisted_passages} watchlisted), {r.machine['nproc']} cores, "
+            f"load average at start {r.machine['loadavg_at_start'][0]:.1f}",
             header,
             *rows,
             "(throughput is first to last commit of the consumer group; start-up is before)",
@@ -643,16 +676,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     opts = parse_options(argv)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     isolate_environment()
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # retries while a group forms
-    started = time.monotonic()
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # retries while groups form
+    started, machine_info = time.monotonic(), machine()
     with tempfile.TemporaryDirectory(prefix="pingan-bench-") as tmp:
         step("starting a Kafka broker")
         with local_broker(Path(tmp) / "broker") as (bootstrap, broker_pid):
             report = asyncio.run(bench(opts, bootstrap, broker_pid, Path(tmp)))
             step("stopping the broker")
-    report = replace(report, wall_seconds=time.monotonic() - started)
+    report = replace(report, machine=machine_info, wall_seconds=time.monotonic() - started)
     print(render(report, save(report)))
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)  # everything started has been stopped and removed on the way out

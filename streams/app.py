@@ -50,6 +50,8 @@ class Pipeline:
             broker_commit_interval=1.0,
             datadir=str(settings.data_dir / "faust"),
             web_enabled=True,
+            web_bind=settings.api_host,
+            web_port=settings.api_port,
             loghandlers=[],
         )
         self.sinks: list[TableSink] = []

@@ -118,7 +118,7 @@ class BoundingBox(Record):
     height: Annotated[float, Field(gt=0)]
 
 
-def _embedding_dims(value: list[float]) -> list[float]:
+def embedding_dims(value: list[float]) -> list[float]:
     if len(value) not in (128, 512):
         raise ValueError(f"embedding must have 128 or 512 dimensions, got {len(value)}")
     return value
@@ -128,7 +128,7 @@ class FaceCapture(Event):
     kind: ClassVar[str] = "face_capture"
 
     camera_id: NonEmpty
-    embedding: Annotated[list[float], AfterValidator(_embedding_dims)]
+    embedding: Annotated[list[float], AfterValidator(embedding_dims)]
     quality: Annotated[float, Field(ge=0.0, le=1.0)]
     bbox: BoundingBox
     matched_person_id: str | None = None
@@ -204,6 +204,10 @@ class CameraAnalytics(Event):
     analytics_kind: CameraAnalyticsKind
     snapshot_refs: list[str] = Field(default_factory=list)
     confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    floor: Annotated[int, Field(ge=-5, le=200)] | None = None
+    """High-altitude throws: the estimated floor the object came from."""
+    window_column: Annotated[int, Field(ge=1, le=100)] | None = None
+    """High-altitude throws: the window on that floor, counted from the facade's left."""
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from schemas.alerts import Alert, WatchlistPlate
+from schemas.alerts import Alert, WatchlistFace, WatchlistPlate
 from schemas.events import (
     BraceletReading,
     CameraAnalytics,
@@ -21,6 +21,7 @@ from schemas.events import (
     Record,
     VehiclePassage,
 )
+from schemas.reference import BraceletWearer, Device, Resident, ResidentVehicle, RuleSettings
 
 EVENT_PARTITIONS = 6
 
@@ -99,6 +100,45 @@ WATCHLIST_PLATES = Topic(
     compacted=True,
 )
 
+WATCHLIST_FACES = Topic(
+    name="pingan.watchlist.faces",
+    key="face_id",
+    partitions=1,
+    retention=None,
+    record=WatchlistFace,
+    table=None,
+    compacted=True,
+)
+
+
+def _reference_topic(name: str, key: str, record: type[Record]) -> Topic:
+    return Topic(
+        name=name,
+        key=key,
+        partitions=1,
+        retention=None,
+        record=record,
+        table=None,
+        compacted=True,
+    )
+
+
+RESIDENT_VEHICLES = _reference_topic("pingan.reference.vehicles", "plate", ResidentVehicle)
+RESIDENTS = _reference_topic("pingan.reference.residents", "person_id", Resident)
+DEVICES = _reference_topic("pingan.reference.devices", "device_id", Device)
+BRACELET_WEARERS = _reference_topic("pingan.reference.bracelets", "bracelet_id", BraceletWearer)
+RULE_SETTINGS = _reference_topic("pingan.config.rules", "community_id", RuleSettings)
+
+PASSAGES_BY_PLATE = Topic(
+    name="pingan.rules.passages-by-plate",
+    key="plate",
+    partitions=EVENT_PARTITIONS,
+    retention=timedelta(days=7),
+    record=VehiclePassage,
+    table=None,
+)
+"""Passages re-keyed by plate, so one worker sees a plate's passages in every community."""
+
 EVENT_TOPICS: tuple[Topic, ...] = (
     VEHICLE_PASSAGES,
     DOOR_ACCESS,
@@ -108,7 +148,22 @@ EVENT_TOPICS: tuple[Topic, ...] = (
     BRACELET_READINGS,
     CAMERA_ANALYTICS,
 )
-ALL_TOPICS: tuple[Topic, ...] = (*EVENT_TOPICS, ALERTS, DEAD_LETTERS, WATCHLIST_PLATES)
+REFERENCE_TOPICS: tuple[Topic, ...] = (
+    WATCHLIST_PLATES,
+    WATCHLIST_FACES,
+    RESIDENT_VEHICLES,
+    RESIDENTS,
+    DEVICES,
+    BRACELET_WEARERS,
+    RULE_SETTINGS,
+)
+ALL_TOPICS: tuple[Topic, ...] = (
+    *EVENT_TOPICS,
+    ALERTS,
+    DEAD_LETTERS,
+    *REFERENCE_TOPICS,
+    PASSAGES_BY_PLATE,
+)
 TOPIC_FOR_RECORD: dict[type[Record], Topic] = {
-    t.record: t for t in (*EVENT_TOPICS, ALERTS, WATCHLIST_PLATES) if t.record
+    t.record: t for t in (*EVENT_TOPICS, ALERTS, *REFERENCE_TOPICS) if t.record
 }

@@ -2,52 +2,71 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import ClassVar
 
-from schemas.alerts import (
-    WATCHLIST_SEVERITY,
-    Alert,
-    AlertType,
-    Evidence,
-    WatchlistPlate,
+from schemas.alerts import WATCHLIST_SEVERITY, AlertType, SubjectKind, WatchlistPlate
+from schemas.events import Event, VehiclePassage
+from streams.rules.rule import (
+    Explanation,
+    Finding,
+    Outcome,
+    Reference,
+    Rule,
+    RuleConfig,
+    RuleState,
+    evidence_of,
+    hhmm,
 )
-from schemas.events import VehiclePassage, normalise_plate
+
+CATEGORY_ZH = {"wanted": "在逃关联", "stolen": "被盗", "attention": "重点关注"}
 
 
-def watchlist_key(plate: str) -> bytes:
-    return normalise_plate(plate).encode()
+class WatchlistPlateRule(Rule[RuleState, RuleConfig]):
+    """Stateless: every sighting is a finding; the book folds repeats into the open alert."""
+
+    name = "watchlist_plate"
+    alert_types = (AlertType.WATCHLIST_PLATE,)
+    inputs: ClassVar[tuple[type[Event], ...]] = (VehiclePassage,)
+
+    def key(self, event: Event, reference: Reference) -> str | None:
+        assert isinstance(event, VehiclePassage)
+        return event.plate if reference.watchlist_plate(event.plate) else None
+
+    def apply(
+        self, state: RuleState | None, event: Event, config: RuleConfig, reference: Reference
+    ) -> Outcome[RuleState]:
+        assert isinstance(event, VehiclePassage)
+        entry = reference.watchlist_plate(event.plate)
+        if entry is None:
+            return Outcome(None)
+        return Outcome(None, findings=[watchlist_finding(event, entry)])
 
 
-def watchlist_alert(passage: VehiclePassage, entry: WatchlistPlate, now: datetime) -> Alert:
-    """One alert per passage; its id derives from the passage so a replay rewrites, not duplicates.
-
-    `updated_at` is the passage's receipt time, not now, so a replayed alert never
-    overrides an officer's later acknowledgement.
-    """
+def watchlist_finding(passage: VehiclePassage, entry: WatchlistPlate) -> Finding:
     direction = "entered" if passage.direction == "in" else "left"
-    return Alert(
-        alert_id=f"{AlertType.WATCHLIST_PLATE}:{passage.event_id}",
+    direction_zh = "驶入" if passage.direction == "in" else "驶出"
+    note = f": {entry.note}" if entry.note else ""
+    return Finding(
         alert_type=AlertType.WATCHLIST_PLATE,
         severity=WATCHLIST_SEVERITY[entry.category],
         community_id=passage.community_id,
+        subject_kind=SubjectKind.PLATE,
         subject=passage.plate,
-        first_seen=passage.occurred_at,
-        last_seen=passage.occurred_at,
-        explanation=(
-            f"Plate {passage.plate} ({entry.category} on the police watchlist"
-            f"{': ' + entry.note if entry.note else ''}) {direction} community "
-            f"{passage.community_id} at gate {passage.gate_id} "
-            f"(camera {passage.camera_id}, read confidence {passage.confidence:.2f})."
+        occurred_at=passage.occurred_at,
+        explanation=Explanation(
+            en=(
+                f"Plate {passage.plate} ({entry.category} on the police watchlist{note}) "
+                f"{direction} community {passage.community_id} at gate {passage.gate_id} "
+                f"at {hhmm(passage.occurred_at)} (camera {passage.camera_id}, "
+                f"read confidence {passage.confidence:.2f})."
+            ),
+            zh=(
+                f"布控车辆 {passage.plate}（{CATEGORY_ZH.get(entry.category, entry.category)}）"
+                f"于 {hhmm(passage.occurred_at)} 从 {passage.gate_id} {direction_zh} "
+                f"{passage.community_id} 小区（识别置信度 {passage.confidence:.2f}）"
+            ),
         ),
         evidence=[
-            Evidence(
-                event_id=passage.event_id,
-                event_kind=VehiclePassage.kind,
-                occurred_at=passage.occurred_at,
-                summary=f"{passage.plate} {passage.direction} at gate {passage.gate_id}",
-            )
+            evidence_of(passage, f"{passage.plate} {passage.direction} at gate {passage.gate_id}")
         ],
-        raised_at=now,
-        updated_at=passage.received_at,
-        source_received_at=passage.received_at,
     )

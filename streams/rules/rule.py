@@ -1,0 +1,193 @@
+"""What a rule is: pure functions of its state, one event and its thresholds.
+
+Rules never see Kafka, Faust or the wall clock. The engine (`streams/engine.py`) keeps
+each rule's state in a RocksDB-backed Faust table, feeds events in event-time order per
+key, calls `advance` when the stream's event-time watermark passes `wake_at` (absence
+rules), and turns findings into alerts through the alert book (dedup, update, resolve).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.alerts import AlertType, Evidence, Severity, SubjectKind, WatchlistFace, WatchlistPlate
+from schemas.events import Event
+from schemas.reference import (
+    DISTRICT_TZ,
+    BraceletWearer,
+    Community,
+    Device,
+    Resident,
+    ResidentVehicle,
+)
+
+
+class RuleConfig(BaseModel):
+    """A rule's thresholds; every field can be overridden per community at run time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    suppress_minutes: float = 30.0
+    """After an alert resolves, the same subject stays quiet this long."""
+
+
+class RuleState(BaseModel):
+    """Per-key state, persisted as JSON in the rule's table after every change.
+
+    `applied` (source topic → last offset applied) is kept by the engine so that a replay
+    after a crash never applies an event twice; `partition` is where the key lives.
+    """
+
+    model_config = ConfigDict(extra="ignore", validate_assignment=False)
+
+    applied: dict[str, int] = {}
+    partition: int = -1
+
+
+@dataclass(frozen=True)
+class Explanation:
+    en: str
+    zh: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The rule's condition holds for a subject: raise an alert, or update the open one."""
+
+    alert_type: AlertType
+    severity: Severity
+    community_id: str
+    subject_kind: SubjectKind
+    subject: str
+    occurred_at: datetime
+    explanation: Explanation
+    evidence: Sequence[Evidence]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """More evidence for an open alert (e.g. camera captures after a fence alarm); no count."""
+
+    alert_type: AlertType
+    community_id: str
+    subject: str
+    occurred_at: datetime
+    evidence: Sequence[Evidence]
+
+
+@dataclass(frozen=True)
+class Clearance:
+    """The condition no longer holds (device back online): resolve the open alert."""
+
+    alert_type: AlertType
+    community_id: str
+    subject: str
+    occurred_at: datetime
+    explanation: Explanation
+
+
+S = TypeVar("S", bound=RuleState)
+C = TypeVar("C", bound=RuleConfig)
+
+
+@dataclass
+class Outcome(Generic[S]):
+    """The new state (None deletes the key) and what the book should do."""
+
+    state: S | None
+    findings: list[Finding] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    clearances: list[Clearance] = field(default_factory=list)
+
+
+class Keying(StrEnum):
+    """Which stream a rule runs on: community-keyed event topics, or passages by plate."""
+
+    COMMUNITY = "community"
+    PLATE = "plate"
+
+
+class Reference(Protocol):
+    """Reference data every worker holds whole (from compacted topics)."""
+
+    @property
+    def version(self) -> int:
+        """Grows whenever any reference record changes; rules may cache indexes by it."""
+
+    def community(self, community_id: str) -> Community | None: ...
+    def resident(self, person_id: str) -> Resident | None: ...
+    def residents_of_unit(self, unit_door_id: str) -> Sequence[Resident]: ...
+    def resident_vehicle(self, plate: str) -> ResidentVehicle | None: ...
+    def device(self, device_id: str) -> Device | None: ...
+    def devices_at(self, place: str) -> Sequence[Device]: ...
+    def bracelet(self, bracelet_id: str) -> BraceletWearer | None: ...
+    def watchlist_plate(self, plate: str) -> WatchlistPlate | None: ...
+    def watchlist_plates(self) -> Mapping[str, WatchlistPlate]: ...
+    def watchlist_faces(self) -> Sequence[WatchlistFace]: ...
+
+
+class Rule(ABC, Generic[S, C]):
+    """One rule module = one subclass. Stateless rules leave `State` as None."""
+
+    name: ClassVar[str]
+    """Snake-case; names the rule's table and its section in rule settings."""
+    alert_types: ClassVar[tuple[AlertType, ...]]
+    inputs: ClassVar[tuple[type[Event], ...]]
+    keying: ClassVar[Keying] = Keying.COMMUNITY
+    Config: ClassVar[type[RuleConfig]] = RuleConfig
+    State: ClassVar[type[RuleState] | None] = None
+
+    @abstractmethod
+    def key(self, event: Event, reference: Reference) -> str | None:
+        """The state key this event belongs to; None when the event does not concern the rule."""
+
+    @abstractmethod
+    def apply(self, state: S | None, event: Event, config: C, reference: Reference) -> Outcome[S]:
+        """Fold one event into the key's state (None = no state yet)."""
+
+    def wake_at(self, state: S, config: C) -> datetime | None:
+        """Absence rules: the event time at which `advance` must look at this key again."""
+        return None
+
+    def advance(
+        self, state: S, key: str, watermark: datetime, config: C, reference: Reference
+    ) -> Outcome[S]:
+        """Called once the watermark passed `wake_at`; no event arrived to trigger it."""
+        return Outcome(state)
+
+
+def local_time(at: datetime) -> datetime:
+    """The district's wall clock at an event time: nights and daytime are local."""
+    return at.astimezone(DISTRICT_TZ)
+
+
+def evidence_of(event: Event, summary: str) -> Evidence:
+    return Evidence(
+        event_id=event.event_id,
+        event_kind=event.kind,
+        occurred_at=event.occurred_at,
+        summary=summary,
+    )
+
+
+def hhmm(at: datetime) -> str:
+    """Local time as an officer reads it, e.g. 14:02."""
+    return local_time(at).strftime("%H:%M")
+
+
+def sample(items: Iterable[str], limit: int) -> list[str]:
+    """The first `limit` items in order: evidence stays small enough to read."""
+    out: list[str] = []
+    for item in items:
+        if len(out) >= limit:
+            break
+        out.append(item)
+    return out

@@ -1,0 +1,36 @@
+from datetime import timedelta
+
+from schemas.alerts import AlertType, Severity, WatchlistCategory, WatchlistPlate
+from streams.rules.watchlist_plate import WatchlistPlateRule
+from tests.unit.rules.harness import T0, RuleHarness, StaticReference, passage
+
+WANTED = WatchlistPlate(
+    plate="浙A12345", category=WatchlistCategory.WANTED, added_at=T0, note="robbery suspect"
+)
+
+
+def harness() -> RuleHarness:
+    return RuleHarness(WatchlistPlateRule(), StaticReference(plates=[WANTED]))
+
+
+def test_listed_plate_raises_critical_alert_with_passage_as_evidence() -> None:
+    seen = passage("浙A12345", T0, gate_id="c01-g2")
+    run = harness().feed([seen])
+    (alert,) = run.alerts
+    assert alert.alert_type is AlertType.WATCHLIST_PLATE
+    assert alert.severity is Severity.CRITICAL
+    assert alert.evidence[0].event_id == seen.event_id
+    assert "c01-g2" in alert.explanation and "浙A12345" in alert.explanation_zh
+
+
+def test_unlisted_plate_is_ignored() -> None:
+    assert harness().feed([passage("浙A12346", T0)]).alerts == []
+
+
+def test_second_sighting_while_open_updates_the_same_alert() -> None:
+    run = harness().feed([passage("浙A12345", T0), passage("浙A12345", T0 + timedelta(hours=1))])
+    latest = run.open_alerts()
+    assert len(latest) == 1
+    (alert,) = latest.values()
+    assert alert.count == 2
+    assert len(alert.evidence) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import pyarrow as pa
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -10,18 +11,19 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from ingest.reference import load_communities
 from pingan.settings import Settings
 from pingan.warehouse import Warehouse, migrate
-from schemas.topics import ALL_TOPICS
+from schemas.topics import ALL_TOPICS, Topic
 
 log = logging.getLogger(__name__)
 
 
-async def create_topics(bootstrap: str) -> list[str]:
-    """Create missing catalogue topics with partitions and retention; returns those created."""
+async def create_topics(bootstrap: str, extra: Sequence[Topic] = ()) -> list[str]:
+    """Create missing catalogue topics (and `extra`, e.g. table changelogs) with partitions
+    and retention; returns those created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in ALL_TOPICS if t.name not in existing]
+        missing = [t for t in (*ALL_TOPICS, *extra) if t.name not in existing]
         if missing:
             await admin.create_topics(
                 [

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     movement_ttl_days: int = Field(
         default=180, description="retention of passages, door access and bracelet positions"
     )
+    rule_lateness_seconds: float = Field(
+        default=30.0,
+        description="how late an event may arrive before absence rules treat time as passed",
+    )
     worker_id: str = Field(default="pingan-worker", description="Faust app id (consumer group)")
     log_level: str = Field(default="INFO", description="log level of worker and API")
 

@@ -257,6 +257,8 @@ def arrow_type(clickhouse_type: str) -> pa.DataType:
         "UInt16": pa.uint16(),
         "UInt32": pa.uint32(),
         "UInt64": pa.uint64(),
+        "Int8": pa.int8(),
+        "Int16": pa.int16(),
         "Int32": pa.int32(),
         "Int64": pa.int64(),
         "Float32": pa.float32(),

@@ -1,10 +1,12 @@
-"""The Faust app: topics from the catalogue, the watchlist, rule agents and the sink."""
+"""The Faust app: each event topic is decoded once per batch, run through the rules and
+written to ClickHouse; passages are re-keyed by plate for the cross-community rules."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import faust
 from faust.types import EventT
@@ -12,20 +14,25 @@ from faust.types import EventT
 from ingest.reference import community_ids
 from pingan.settings import Settings
 from pingan.warehouse import Warehouse
-from schemas.codec import DecodeError, encode
-from schemas.events import VehiclePassage, utc_now
+from schemas.alerts import Alert, AlertStatus
+from schemas.codec import encode
+from schemas.events import Event, VehiclePassage
 from schemas.topics import (
     ALERTS,
     DEAD_LETTERS,
     EVENT_TOPICS,
+    PASSAGES_BY_PLATE,
     VEHICLE_PASSAGES,
     Topic,
 )
 from streams.dead_letters import DeadLetter
+from streams.engine import Arrival, RuleEngine, acting_for
 from streams.intake import Intake
-from streams.rules.watchlist_plate import watchlist_alert, watchlist_key
+from streams.reference_data import ReferenceData, ReferenceFollower
+from streams.rule_settings import RuleThresholds
+from streams.rules.catalogue import all_rules
+from streams.rules.rule import Keying, Rule
 from streams.sink import Message, SinkStats, TableSink
-from streams.watchlist import WatchlistTable
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +40,12 @@ log = logging.getLogger(__name__)
 class Pipeline:
     """Everything one worker runs, built from settings; agents are registered on construction."""
 
-    def __init__(self, settings: Settings, warehouse: Warehouse) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        warehouse: Warehouse,
+        rules: Sequence[Rule[Any, Any]] | None = None,
+    ) -> None:
         self.settings = settings
         self.warehouse = warehouse
         self.stats = SinkStats()
@@ -54,14 +66,42 @@ class Pipeline:
             web_port=settings.api_port,
             loghandlers=[],
         )
-        self.sinks: list[TableSink] = []
-        self.watchlist = WatchlistTable(settings.bootstrap)
-        self.app.add_dependency(self.watchlist)
+        self.rules = list(all_rules() if rules is None else rules)
+        self.reference = ReferenceData()
+        self.follower = ReferenceFollower(settings.bootstrap, self.reference)
+        self.app.add_dependency(self.follower)
+        self.thresholds = RuleThresholds(self.rules)
+        self._settings_version = -1
         self.dead_letter_topic = self.topic(DEAD_LETTERS)
         self.alerts_topic = self.topic(ALERTS)
-        self._register_watchlist_rule()
-        for spec in (*EVENT_TOPICS, ALERTS, DEAD_LETTERS):
-            self._register_sink(spec)
+        self.by_plate_topic = self.topic(PASSAGES_BY_PLATE)
+        lateness = timedelta(seconds=settings.rule_lateness_seconds)
+        self.community_rules = RuleEngine(
+            self.app,
+            Keying.COMMUNITY,
+            self.rules,
+            self.reference,
+            self.thresholds,
+            self._send_alert,
+            lateness,
+            {t.record: t.name for t in EVENT_TOPICS if t.record is not None},
+        )
+        self.plate_rules = RuleEngine(
+            self.app,
+            Keying.PLATE,
+            self.rules,
+            self.reference,
+            self.thresholds,
+            self._send_alert,
+            lateness,
+            {VehiclePassage: PASSAGES_BY_PLATE.name},
+        )
+        self.sinks: list[TableSink] = []
+        for spec in EVENT_TOPICS:
+            self._register_event_topic(spec)
+        self._register_alerts()
+        self._register_dead_letters()
+        self._register_plate_rules()
         self.app.on_partitions_assigned.connect(self._on_partitions_assigned)
 
     def topic(self, spec: Topic) -> faust.TopicT:
@@ -74,32 +114,97 @@ class Pipeline:
             partitions=spec.partitions,
         )
 
-    def _register_watchlist_rule(self) -> None:
-        @self.app.agent(self.topic(VEHICLE_PASSAGES), name="rule-watchlist-plate")
-        async def watchlist_plate(stream: faust.StreamT[bytes]) -> None:
-            await self.watchlist.loaded.wait()
-            async for raw in stream:
-                try:
-                    passage = self.intake.accept(raw, VehiclePassage)
-                except DecodeError:
-                    continue  # the sink dead-letters it
-                entry = self.watchlist.get(watchlist_key(passage.plate))
-                if entry is None:
-                    continue
-                alert = watchlist_alert(passage, entry, utc_now())
-                await self.alerts_topic.send(key=passage.community_id.encode(), value=encode(alert))
-
-    def _register_sink(self, spec: Topic) -> None:
+    def _sink(self, spec: Topic) -> TableSink:
         reject = self._log_unreadable if spec is DEAD_LETTERS else self._dead_letter
         sink = TableSink(self.warehouse, spec, self.intake, reject, self.stats)
         self.sinks.append(sink)
-        size, within = self.settings.sink_batch_size, self.settings.sink_batch_seconds
+        return sink
 
-        async def write_table(stream: faust.StreamT[bytes]) -> None:
-            async for events in stream.take_events(size, within=within):
+    def _batches(self, stream: faust.StreamT[bytes]) -> Any:
+        return stream.take_events(
+            self.settings.sink_batch_size, within=self.settings.sink_batch_seconds
+        )
+
+    def _register_event_topic(self, spec: Topic) -> None:
+        sink = self._sink(spec)
+        forward = spec is VEHICLE_PASSAGES
+
+        async def process(stream: faust.StreamT[bytes]) -> None:
+            await self.follower.loaded.wait()
+            async for events in self._batches(stream):
+                messages = _messages(events)
+                decoded = [sink.decode(m) for m in messages]
+                arrivals = [
+                    Arrival(record, source)
+                    for record, source in zip(decoded, events, strict=True)
+                    if isinstance(record, Event)
+                ]
+                self._refresh_thresholds()
+                await self.community_rules.process(arrivals)
+                if forward:
+                    await self._forward_by_plate(arrivals)
+                await sink.write(messages, decoded)
+
+        self.app.agent(self.topic(spec), name=f"events-{sink.table}")(process)
+
+    def _register_alerts(self) -> None:
+        """Alerts land in ClickHouse; an officer's acknowledgement also updates the book, so
+        the rule's later updates keep it acknowledged."""
+        sink = self._sink(ALERTS)
+
+        async def write_alerts(stream: faust.StreamT[bytes]) -> None:
+            async for events in self._batches(stream):
+                messages = _messages(events)
+                decoded = [sink.decode(m) for m in messages]
+                for record, source in zip(decoded, events, strict=True):
+                    if isinstance(record, Alert) and record.status is AlertStatus.ACKNOWLEDGED:
+                        with acting_for(source):
+                            self.community_rules.book.acknowledged(record)
+                await sink.write(messages, decoded)
+
+        self.app.agent(self.topic(ALERTS), name="sink-alerts")(write_alerts)
+
+    def _register_dead_letters(self) -> None:
+        sink = self._sink(DEAD_LETTERS)
+
+        async def write_dead_letters(stream: faust.StreamT[bytes]) -> None:
+            async for events in self._batches(stream):
                 await sink.write(_messages(events))
 
-        self.app.agent(self.topic(spec), name=f"sink-{sink.table}")(write_table)
+        self.app.agent(self.topic(DEAD_LETTERS), name="sink-dead-letters")(write_dead_letters)
+
+    def _register_plate_rules(self) -> None:
+        async def by_plate(stream: faust.StreamT[bytes]) -> None:
+            await self.follower.loaded.wait()
+            async for events in self._batches(stream):
+                arrivals = []
+                for source in events:
+                    try:
+                        passage = VehiclePassage.model_validate_json(source.message.value)
+                    except ValueError as exc:
+                        log.error("unreadable re-keyed passage: %s", exc)
+                        continue
+                    arrivals.append(Arrival(passage, source))
+                self._refresh_thresholds()
+                await self.plate_rules.process(arrivals)
+
+        self.app.agent(self.by_plate_topic, name="rules-by-plate")(by_plate)
+
+    async def _forward_by_plate(self, arrivals: Sequence[Arrival]) -> None:
+        for arrival in arrivals:
+            passage = arrival.event
+            assert isinstance(passage, VehiclePassage)
+            await self.by_plate_topic.send(
+                key=passage.plate.encode(), value=arrival.source.message.value
+            )
+
+    def _refresh_thresholds(self) -> None:
+        if self.reference.version != self._settings_version:
+            self._settings_version = self.reference.version
+            self.thresholds.refresh(self.reference.rule_settings())
+
+    async def _send_alert(self, alert: Alert) -> None:
+        await self.alerts_topic.send(key=alert.community_id.encode(), value=encode(alert))
 
     async def _dead_letter(self, dead_letter: DeadLetter) -> None:
         """Publish and wait for the broker's ack before the batch (and its offset) is committed."""
@@ -117,6 +222,8 @@ class Pipeline:
     async def _on_partitions_assigned(self, sender: object, assigned: object, **_: object) -> None:
         for sink in self.sinks:
             sink.forget_watermarks()
+        self.community_rules.reassigned()
+        self.plate_rules.reassigned()
 
 
 def _messages(events: Sequence[EventT]) -> list[Message]:

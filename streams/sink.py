@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from pingan.warehouse import Warehouse, WarehouseError
 from schemas.codec import DecodeError
+from schemas.events import Record
 from schemas.topics import DEAD_LETTERS, Topic
 from streams.dead_letters import DeadLetter
 from streams.intake import Intake
@@ -69,48 +70,46 @@ class TableSink:
         """After a rebalance another worker may have written our new partitions: re-read."""
         self._watermarks = None
 
-    async def write(self, messages: Sequence[Message]) -> int:
-        """Write a batch; returns after the rows are durable (retrying while ClickHouse is down)."""
+    def decode(self, m: Message) -> Record | DeadLetter | DecodeError:
+        """The message as what its row is made from, or why it cannot be."""
+        try:
+            if self.topic is DEAD_LETTERS:
+                return _dead_letter(m)
+            assert self.topic.record is not None
+            return self._intake.accept(m.value, self.topic.record)
+        except DecodeError as exc:
+            return exc
+
+    async def write(
+        self,
+        messages: Sequence[Message],
+        decoded: Sequence[Record | DeadLetter | DecodeError] | None = None,
+    ) -> int:
+        """Write a batch; returns after the rows are durable (retrying while ClickHouse is down).
+
+        `decoded` (one per message) spares a second decode when the caller already did it.
+        """
+        if decoded is None:
+            decoded = [self.decode(m) for m in messages]
         watermarks = await self._load_watermarks()
-        fresh = [m for m in messages if m.offset > watermarks.get(m.partition, -1)]
+        fresh = [
+            (m, d)
+            for m, d in zip(messages, decoded, strict=True)
+            if m.offset > watermarks.get(m.partition, -1)
+        ]
         self._stats.replays_skipped[self.table] += len(messages) - len(fresh)
-        rows, rejected = self._rows(fresh)
+        rows, rejected = _rows(fresh)
         for dead_letter in rejected:
             await self._reject(dead_letter)
         if rows:
             batch = pa.Table.from_pylist(rows, schema=self._schema)
             await self._insert_until_written(batch)
-        for m in fresh:
+        for m, _ in fresh:
             watermarks[m.partition] = max(watermarks.get(m.partition, -1), m.offset)
         self._stats.rows_written[self.table] += len(rows)
         self._stats.dead_lettered[self.topic.name] += len(rejected)
         self._stats.batches += 1
         return len(rows)
-
-    def _rows(self, messages: Sequence[Message]) -> tuple[list[dict[str, Any]], list[DeadLetter]]:
-        rows: list[dict[str, Any]] = []
-        rejected: list[DeadLetter] = []
-        for m in messages:
-            try:
-                row = self._row(m)
-            except DecodeError as exc:
-                rejected.append(
-                    DeadLetter.rejected(m.topic, m.partition, m.offset, m.key, m.value, exc.reason)
-                )
-                continue
-            row["kafka_partition"] = m.partition
-            row["kafka_offset"] = m.offset
-            rows.append(row)
-        return rows, rejected
-
-    def _row(self, m: Message) -> dict[str, Any]:
-        if self.topic is DEAD_LETTERS:
-            try:
-                return DeadLetter.from_headers(m.headers, m.key, m.value).row()
-            except (KeyError, ValueError) as exc:
-                raise DecodeError(f"dead letter without valid pingan headers: {exc}") from None
-        assert self.topic.record is not None
-        return self._intake.accept(m.value, self.topic.record).row()
 
     async def _load_watermarks(self) -> dict[int, int]:
         if self._watermarks is None:
@@ -131,3 +130,28 @@ class TableSink:
                 log.error("insert into %s failed, retrying in %.1fs: %s", self.table, delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+
+def _dead_letter(m: Message) -> DeadLetter:
+    try:
+        return DeadLetter.from_headers(m.headers, m.key, m.value)
+    except (KeyError, ValueError) as exc:
+        raise DecodeError(f"dead letter without valid pingan headers: {exc}") from None
+
+
+def _rows(
+    decoded: Sequence[tuple[Message, Record | DeadLetter | DecodeError]],
+) -> tuple[list[dict[str, Any]], list[DeadLetter]]:
+    rows: list[dict[str, Any]] = []
+    rejected: list[DeadLetter] = []
+    for m, item in decoded:
+        if isinstance(item, DecodeError):
+            rejected.append(
+                DeadLetter.rejected(m.topic, m.partition, m.offset, m.key, m.value, item.reason)
+            )
+            continue
+        row = item.row()
+        row["kafka_partition"] = m.partition
+        row["kafka_offset"] = m.offset
+        rows.append(row)
+    return rows, rejected

@@ -27,6 +27,8 @@ from pingan.provision import create_topics, prepare_warehouse
 from pingan.settings import Settings
 from pingan.warehouse import Warehouse, open_warehouse
 from streams.app import Pipeline
+from streams.engine import changelog_topics
+from streams.rules.catalogue import all_rules
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +77,10 @@ class WorkerRun:
 
 
 def prepare(settings: Settings) -> Warehouse:
-    """Topics and tables exist before any agent subscribes."""
-    asyncio.run(create_topics(settings.bootstrap))
+    """Topics (with the rule tables' changelogs) and tables exist before any agent subscribes."""
+    asyncio.run(
+        create_topics(settings.bootstrap, changelog_topics(settings.worker_id, all_rules()))
+    )
     warehouse = open_warehouse(settings)
     prepare_warehouse(warehouse, settings)
     return warehouse

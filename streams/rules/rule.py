@@ -42,14 +42,16 @@ class RuleConfig(BaseModel):
 class RuleState(BaseModel):
     """Per-key state, persisted as JSON in the rule's table after every change.
 
-    `applied` (source topic → last offset applied) is kept by the engine so that a replay
-    after a crash never applies an event twice; `partition` is where the key lives.
+    The engine keeps `applied` (source topic → last offset applied) so that a replay after
+    a crash never applies an event twice, `partition` (where the key lives) and
+    `community_id` (whose thresholds apply when time passes without events).
     """
 
     model_config = ConfigDict(extra="ignore", validate_assignment=False)
 
     applied: dict[str, int] = {}
     partition: int = -1
+    community_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,399 @@
+"""The rule engine: runs rule modules over batches of decoded events with durable state.
+
+Each stateful rule keeps its state in a RocksDB-backed Faust table whose changelog topic
+is co-partitioned with the stream it runs on, so a restarted worker (or the worker that
+takes over a partition) recovers the state. Events are folded in per key; a state that
+has already seen an event's offset skips it, so a replay after a crash changes nothing.
+
+Absence rules (a device that went silent) advance on the stream's event-time watermark
+per partition: the latest `occurred_at` seen on every input topic of the rule, minus the
+allowed lateness. Nothing here reads the wall clock, so a replay raises the same alerts.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import weakref
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import faust
+import orjson
+from faust.streams import _current_event
+from faust.types import EventT
+
+from schemas.alerts import Alert
+from schemas.events import Event, utc_now
+from schemas.topics import EVENT_PARTITIONS, Topic
+from streams.alert_book import AlertBook, book_key
+from streams.rule_settings import RuleThresholds
+from streams.rules.rule import Keying, Outcome, Reference, Rule, RuleState
+
+log = logging.getLogger(__name__)
+
+SendAlert = Callable[[Alert], Awaitable[None]]
+STATE_CACHE_LIMIT = 200_000
+"""Decoded states kept in memory per rule; past this the cache restarts from RocksDB."""
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A decoded event with the Kafka message it came from."""
+
+    event: Event
+    source: EventT
+
+    @property
+    def topic(self) -> str:
+        return self.source.message.topic
+
+    @property
+    def partition(self) -> int:
+        return self.source.message.partition
+
+    @property
+    def offset(self) -> int:
+        return self.source.message.offset
+
+
+@contextmanager
+def acting_for(source: EventT) -> Iterator[None]:
+    """Table writes go to the partition of `source`, as inside Faust's own iteration.
+
+    Agents here take events in batches (one decode, one ClickHouse insert per batch), so
+    the engine sets the current event Faust's tables use to pick their partition.
+    """
+    token = _current_event.set(weakref.ref(source))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def table_name(keying: Keying, rule_name: str) -> str:
+    return f"rule-{rule_name}" if keying is Keying.COMMUNITY else f"rule-{keying}-{rule_name}"
+
+
+def book_table_name(keying: Keying) -> str:
+    return f"alert-book-{keying}"
+
+
+def changelog_topics(app_id: str, rules: Sequence[Rule[Any, Any]]) -> list[Topic]:
+    """The compacted changelog topics of every table, created up front like all topics."""
+    names = [table_name(r.keying, r.name) for r in rules if r.State is not None]
+    names += [book_table_name(k) for k in Keying]
+    return [
+        Topic(
+            name=f"{app_id}-{name}-changelog",
+            key="state key",
+            partitions=EVENT_PARTITIONS,
+            retention=None,
+            record=None,
+            table=None,
+            compacted=True,
+        )
+        for name in names
+    ]
+
+
+def _table(app: faust.App, name: str) -> faust.Table:
+    return app.Table(
+        name,
+        default=None,
+        partitions=EVENT_PARTITIONS,
+        key_type=bytes,
+        value_type=bytes,
+        store="rocksdb://",
+    )
+
+
+class BookEntries:
+    """The alert book's store: alerts as JSON in a Faust table, decoded ones cached.
+
+    Each entry also remembers the last offset per source topic that touched it, so a
+    replayed event cannot count twice on an alert (stateless rules have no state to
+    remember it in).
+    """
+
+    def __init__(self, table: faust.Table) -> None:
+        self._table = table
+        self._cache: dict[str, tuple[Alert, dict[str, int]]] = {}
+        self._source: tuple[str, int] | None = None
+
+    def fresh(self, key: str, topic: str, offset: int) -> bool:
+        """False if an event at this offset already touched the entry; else it is the source
+        of the next write."""
+        entry = self._entry(key)
+        if entry is not None and entry[1].get(topic, -1) >= offset:
+            return False
+        self._source = (topic, offset)
+        return True
+
+    def get(self, key: str) -> Alert | None:
+        entry = self._entry(key)
+        return None if entry is None else entry[0]
+
+    def __setitem__(self, key: str, alert: Alert) -> None:
+        if len(self._cache) > STATE_CACHE_LIMIT:
+            self._cache.clear()
+        entry = self._entry(key)
+        applied = dict(entry[1]) if entry is not None else {}
+        if self._source is not None:
+            applied[self._source[0]] = self._source[1]
+            self._source = None
+        self._cache[key] = (alert, applied)
+        self._table[key.encode()] = orjson.dumps({"alert": alert.model_dump(), "applied": applied})
+
+    def _entry(self, key: str) -> tuple[Alert, dict[str, int]] | None:
+        entry = self._cache.get(key)
+        if entry is None:
+            raw = self._table.get(key.encode())
+            if raw is not None:
+                stored = orjson.loads(raw)
+                entry = (Alert.model_validate(stored["alert"]), stored["applied"])
+                self._cache[key] = entry
+        return entry
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+
+class RuleStates:
+    """One rule's states: decoded cache in front of the RocksDB-backed table."""
+
+    def __init__(self, rule: Rule[Any, Any], table: faust.Table) -> None:
+        assert rule.State is not None
+        self._state_type = rule.State
+        self.table = table
+        self._cache: dict[str, RuleState | None] = {}
+
+    def get(self, key: str) -> RuleState | None:
+        if key in self._cache:
+            return self._cache[key]
+        raw = self.table.get(key.encode())
+        state = None if raw is None else self._state_type.model_validate_json(raw)
+        self._cache[key] = state
+        return state
+
+    def put(self, key: str, state: RuleState | None) -> None:
+        if len(self._cache) > STATE_CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key] = state
+        if state is None:
+            if key.encode() in self.table:
+                del self.table[key.encode()]
+        else:
+            self.table[key.encode()] = state.model_dump_json().encode()
+
+    def stored(self) -> Iterator[tuple[str, RuleState]]:
+        for raw_key, raw in self.table.items():
+            if raw is not None:
+                yield raw_key.decode(), self._state_type.model_validate_json(raw)
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+
+class RuleEngine:
+    """The rules of one keying, their tables, the alert book and the watermark clock."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        keying: Keying,
+        rules: Sequence[Rule[Any, Any]],
+        reference: Reference,
+        thresholds: RuleThresholds,
+        send_alert: SendAlert,
+        lateness: timedelta,
+        topic_of: Mapping[type[Event], str],
+    ) -> None:
+        self.keying = keying
+        self.rules = [r for r in rules if r.keying is keying]
+        self.reference = reference
+        self.thresholds = thresholds
+        self.lateness = lateness
+        self._send_alert = send_alert
+        self._by_input: dict[type[Event], list[Rule[Any, Any]]] = defaultdict(list)
+        for rule in self.rules:
+            for kind in rule.inputs:
+                self._by_input[kind].append(rule)
+        self.states = {
+            r.name: RuleStates(r, _table(app, table_name(keying, r.name)))
+            for r in self.rules
+            if r.State is not None
+        }
+        self._absence = [r for r in self.rules if r.State is not None and _has_wakeups(r)]
+        self._input_topics = {
+            r.name: [topic_of[kind] for kind in r.inputs if kind in topic_of] for r in self.rules
+        }
+        self.book_entries = BookEntries(_table(app, book_table_name(keying)))
+        self.book = AlertBook(self.book_entries)  # type: ignore[arg-type]
+        self._latest: dict[tuple[str, int], datetime] = {}
+        self._last_source: dict[int, EventT] = {}
+        self._wakeups: dict[tuple[str, int], list[tuple[datetime, str]]] = defaultdict(list)
+        self._scheduled: dict[tuple[str, str], datetime] = {}
+        self._needs_schedule = True
+        self.alerts_sent = 0
+
+    def reassigned(self) -> None:
+        """Partitions moved: cached states may belong to another worker now; reload."""
+        for states in self.states.values():
+            states.forget()
+        self.book_entries.forget()
+        self._wakeups.clear()
+        self._scheduled.clear()
+        self._needs_schedule = True
+
+    async def process(self, arrivals: Sequence[Arrival]) -> None:
+        """Fold a batch into the rules (in order), then let absent things time out."""
+        if self._needs_schedule and arrivals:
+            with acting_for(arrivals[0].source):
+                self._schedule_stored()
+        touched: set[int] = set()
+        for arrival in arrivals:
+            rules = self._by_input.get(type(arrival.event))
+            self._observe(arrival)
+            touched.add(arrival.partition)
+            if not rules:
+                continue
+            with acting_for(arrival.source):
+                for rule in rules:
+                    await self._apply(rule, arrival)
+        for partition in touched:
+            await self._advance(partition)
+
+    def _observe(self, arrival: Arrival) -> None:
+        key = (arrival.topic, arrival.partition)
+        seen = self._latest.get(key)
+        if seen is None or arrival.event.occurred_at > seen:
+            self._latest[key] = arrival.event.occurred_at
+        self._last_source[arrival.partition] = arrival.source
+
+    async def _apply(self, rule: Rule[Any, Any], arrival: Arrival) -> None:
+        event = arrival.event
+        config = self.thresholds.config(rule, event.community_id)
+        if not config.enabled:
+            return
+        key = rule.key(event, self.reference)
+        if key is None:
+            return
+        states = self.states.get(rule.name)
+        state = states.get(key) if states is not None else None
+        if state is not None and state.applied.get(arrival.topic, -1) >= arrival.offset:
+            return
+        outcome = rule.apply(state, event, config, self.reference)
+        if states is not None:
+            if outcome.state is not None:
+                outcome.state.applied[arrival.topic] = arrival.offset
+                outcome.state.partition = arrival.partition
+                outcome.state.community_id = event.community_id
+            states.put(key, outcome.state)
+            if outcome.state is not None and rule in self._absence:
+                self._schedule(rule, key, outcome.state, config)
+        await self._publish(outcome, config.suppress_minutes, event.received_at, arrival)
+
+    async def _publish(
+        self,
+        outcome: Outcome[Any],
+        suppress_minutes: float,
+        at: datetime,
+        arrival: Arrival | None = None,
+    ) -> None:
+        now = utc_now()
+        suppress = timedelta(minutes=suppress_minutes)
+        alerts: list[Alert | None] = []
+        for finding in outcome.findings:
+            if self._fresh(finding.alert_type, finding.community_id, finding.subject, arrival):
+                alerts.append(self.book.record(finding, at, now, suppress))
+        for attachment in outcome.attachments:
+            if self._fresh(
+                attachment.alert_type, attachment.community_id, attachment.subject, arrival
+            ):
+                alerts.append(self.book.attach(attachment, at))
+        alerts += [self.book.clear(c, at) for c in outcome.clearances]
+        for alert in alerts:
+            if alert is not None:
+                await self._send_alert(alert)
+                self.alerts_sent += 1
+
+    def _fresh(
+        self, alert_type: str, community_id: str, subject: str, arrival: Arrival | None
+    ) -> bool:
+        if arrival is None:
+            return True
+        key = book_key(alert_type, community_id, subject)
+        return self.book_entries.fresh(key, arrival.topic, arrival.offset)
+
+    def watermark(self, rule: Rule[Any, Any], partition: int) -> datetime | None:
+        """The event time up to which every input of `rule` on `partition` has arrived."""
+        seen = [
+            self._latest[(topic, partition)]
+            for topic in self._input_topics[rule.name]
+            if (topic, partition) in self._latest
+        ]
+        return min(seen) - self.lateness if seen else None
+
+    def _schedule(self, rule: Rule[Any, Any], key: str, state: RuleState, config: Any) -> None:
+        wake = rule.wake_at(state, config)
+        if wake is None:
+            return
+        current = self._scheduled.get((rule.name, key))
+        if current is not None and current <= wake:
+            return
+        self._scheduled[(rule.name, key)] = wake
+        heapq.heappush(self._wakeups[(rule.name, state.partition)], (wake, key))
+
+    def _schedule_stored(self) -> None:
+        """After (re)assignment the tables hold states whose wake-ups nobody scheduled."""
+        self._needs_schedule = False
+        for rule in self._absence:
+            for key, state in self.states[rule.name].stored():
+                config = self.thresholds.config(rule, state.community_id)
+                self._schedule(rule, key, state, config)
+
+    async def _advance(self, partition: int) -> None:
+        for rule in self._absence:
+            heap = self._wakeups.get((rule.name, partition))
+            if not heap:
+                continue
+            watermark = self.watermark(rule, partition)
+            if watermark is None:
+                continue
+            source = self._last_source[partition]
+            while heap and heap[0][0] <= watermark:
+                wake, key = heapq.heappop(heap)
+                if self._scheduled.get((rule.name, key)) != wake:
+                    continue
+                del self._scheduled[(rule.name, key)]
+                with acting_for(source):
+                    await self._wake(rule, key, watermark)
+
+    async def _wake(self, rule: Rule[Any, Any], key: str, watermark: datetime) -> None:
+        states = self.states[rule.name]
+        state = states.get(key)
+        if state is None:
+            return
+        config = self.thresholds.config(rule, state.community_id)
+        wake = rule.wake_at(state, config)
+        if wake is not None and wake > watermark:
+            self._schedule(rule, key, state, config)
+            return
+        outcome = rule.advance(state, key, watermark, config, self.reference)
+        if outcome.state is not None:
+            outcome.state.partition = state.partition
+            outcome.state.community_id = state.community_id
+            outcome.state.applied = state.applied
+        states.put(key, outcome.state)
+        if outcome.state is not None:
+            self._schedule(rule, key, outcome.state, config)
+        await self._publish(outcome, config.suppress_minutes, watermark + self.lateness)
+
+
+def _has_wakeups(rule: Rule[Any, Any]) -> bool:
+    return type(rule).wake_at is not Rule.wake_at

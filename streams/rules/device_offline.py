@@ -1,0 +1,204 @@
+"""DEVICE_OFFLINE: a device has sent no telemetry for longer than the limit.
+
+An absence rule: the outage is declared once the stream's event-time watermark shows that
+more than `offline_minutes` passed since the device's last telemetry (strictly longer: a
+device silent for exactly 5:00 is still online). Because the watermark only moves while
+other telemetry flows, an ingest outage that silences every device raises nothing. One
+finding per outage; the device's next telemetry resolves it with the outage length, and
+`suppress_minutes` is 0 so that a later outage opens a new alert.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
+from schemas.events import DeviceKind, DeviceTelemetry, Event
+from schemas.reference import Device
+from streams.rules.rule import (
+    Clearance,
+    Explanation,
+    Finding,
+    Outcome,
+    Reference,
+    Rule,
+    RuleConfig,
+    RuleState,
+    hhmm,
+)
+
+TICK = timedelta(milliseconds=1)
+"""Event times carry millisecond precision: the first instant silence exceeds the limit."""
+
+KIND_EN = {
+    DeviceKind.CAMERA: "Camera",
+    DeviceKind.DOOR: "Door controller",
+    DeviceKind.CHARGING_SHED: "Charging-shed slot",
+    DeviceKind.FENCE_CONTROLLER: "Fence controller",
+    DeviceKind.SMOKE_DETECTOR: "Smoke detector",
+    DeviceKind.BRACELET_GATEWAY: "Bracelet gateway",
+}
+KIND_ZH = {
+    DeviceKind.CAMERA: "摄像机",
+    DeviceKind.DOOR: "门禁控制器",
+    DeviceKind.CHARGING_SHED: "充电棚插座",
+    DeviceKind.FENCE_CONTROLLER: "电子围栏控制器",
+    DeviceKind.SMOKE_DETECTOR: "烟感探测器",
+    DeviceKind.BRACELET_GATEWAY: "手环网关",
+}
+
+
+class DeviceOfflineConfig(RuleConfig):
+    offline_minutes: float = 5.0
+    high_kinds: tuple[DeviceKind, ...] = (
+        DeviceKind.FENCE_CONTROLLER,
+        DeviceKind.CAMERA,
+        DeviceKind.SMOKE_DETECTOR,
+        DeviceKind.BRACELET_GATEWAY,
+    )
+    """High severity: each is the only eye on its danger (perimeter, video, fire, SOS path).
+    Other kinds (doors, charging slots) are medium: their silence loses records, not sight."""
+    suppress_minutes: float = 0.0
+
+
+class DeviceState(RuleState):
+    """Written on every telemetry, so it stays a handful of fields."""
+
+    last_seen: datetime
+    heartbeat: str
+    """Event id of the last telemetry: the evidence an outage alert points to."""
+    device_kind: DeviceKind
+    offline: bool = False
+
+
+class DeviceOfflineRule(Rule[DeviceState, DeviceOfflineConfig]):
+    name = "device_offline"
+    alert_types = (AlertType.DEVICE_OFFLINE,)
+    inputs: ClassVar[tuple[type[Event], ...]] = (DeviceTelemetry,)
+    Config = DeviceOfflineConfig
+    State = DeviceState
+
+    def key(self, event: Event, reference: Reference) -> str | None:
+        assert isinstance(event, DeviceTelemetry)
+        return event.device_id
+
+    def apply(
+        self,
+        state: DeviceState | None,
+        event: Event,
+        config: DeviceOfflineConfig,
+        reference: Reference,
+    ) -> Outcome[DeviceState]:
+        assert isinstance(event, DeviceTelemetry)
+        if state is None:
+            return Outcome(
+                DeviceState(
+                    community_id=event.community_id,
+                    last_seen=event.occurred_at,
+                    heartbeat=event.event_id,
+                    device_kind=event.device_kind,
+                )
+            )
+        if event.occurred_at <= state.last_seen:
+            return Outcome(state)
+        seen = state.model_copy(
+            update={
+                "last_seen": event.occurred_at,
+                "heartbeat": event.event_id,
+                "device_kind": event.device_kind,
+                "offline": False,
+            }
+        )
+        if not state.offline:
+            return Outcome(seen)
+        return Outcome(seen, clearances=[back_online(event, state.last_seen)])
+
+    def wake_at(self, state: DeviceState, config: DeviceOfflineConfig) -> datetime | None:
+        return None if state.offline else outage_start(state, config)
+
+    def advance(
+        self,
+        state: DeviceState,
+        key: str,
+        watermark: datetime,
+        config: DeviceOfflineConfig,
+        reference: Reference,
+    ) -> Outcome[DeviceState]:
+        finding = offline_finding(key, state, watermark, config, reference.device(key))
+        return Outcome(state.model_copy(update={"offline": True}), findings=[finding])
+
+
+def offline_finding(
+    device_id: str,
+    state: DeviceState,
+    watermark: datetime,
+    config: DeviceOfflineConfig,
+    device: Device | None,
+) -> Finding:
+    silent_en, silent_zh = span(watermark - state.last_seen)
+    label = (device.name or device.place) if device else None
+    where_en, where_zh = (f" ({label})", f"（{label}）") if label else ("", "")
+    kind_en, kind_zh = KIND_EN[state.device_kind], KIND_ZH[state.device_kind]
+    limit = f"{config.offline_minutes:g}"
+    seen = hhmm(state.last_seen)
+    return Finding(
+        alert_type=AlertType.DEVICE_OFFLINE,
+        severity=Severity.HIGH if state.device_kind in config.high_kinds else Severity.MEDIUM,
+        community_id=state.community_id,
+        subject_kind=SubjectKind.DEVICE,
+        subject=device_id,
+        occurred_at=outage_start(state, config),
+        explanation=Explanation(
+            en=(
+                f"{kind_en} {device_id}{where_en} has sent no telemetry since {seen} "
+                f"({silent_en} so far, limit {limit} min): presumed offline."
+            ),
+            zh=(
+                f"{kind_zh} {device_id}{where_zh} 自 {seen} 起已 {silent_zh} 未上报心跳或数据"
+                f"（阈值 {limit} 分钟），疑似离线"
+            ),
+        ),
+        evidence=[
+            Evidence(
+                event_id=state.heartbeat,
+                event_kind=DeviceTelemetry.kind,
+                occurred_at=state.last_seen,
+                summary=f"last telemetry from {device_id} at {seen}",
+            )
+        ],
+    )
+
+
+def outage_start(state: DeviceState, config: DeviceOfflineConfig) -> datetime:
+    """When the outage began to count: the first instant silence exceeded the limit."""
+    return state.last_seen + timedelta(minutes=config.offline_minutes) + TICK
+
+
+def back_online(event: DeviceTelemetry, last_seen: datetime) -> Clearance:
+    outage_en, outage_zh = span(event.occurred_at - last_seen)
+    return Clearance(
+        alert_type=AlertType.DEVICE_OFFLINE,
+        community_id=event.community_id,
+        subject=event.device_id,
+        occurred_at=event.occurred_at,
+        explanation=Explanation(
+            en=(
+                f"{event.device_id} reported again at {hhmm(event.occurred_at)} after "
+                f"{outage_en} without telemetry (last seen {hhmm(last_seen)})."
+            ),
+            zh=(
+                f"{event.device_id} 于 {hhmm(event.occurred_at)} 恢复上报，"
+                f"中断 {outage_zh}（上次上报 {hhmm(last_seen)}）"
+            ),
+        ),
+    )
+
+
+def span(length: timedelta) -> tuple[str, str]:
+    """A duration as an officer reads it, in English and Chinese: 12 min, 2 h 5 min."""
+    minutes = int(length.total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{minutes} min", f"{minutes} 分钟"
+    return f"{hours} h {rest} min", f"{hours} 小时 {rest} 分钟"

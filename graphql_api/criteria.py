@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from graphql_api.errors import InvalidArgument
-from schemas.alerts import Alert, AlertStatus, AlertType, Severity
+from schemas.alerts import Alert, AlertStatus, AlertType, Severity, SubjectKind
 from schemas.events import normalise_plate
 
 T = TypeVar("T")
@@ -86,6 +86,7 @@ class AlertCriteria:
     types: frozenset[AlertType] | None = None
     severities: frozenset[Severity] | None = None
     statuses: frozenset[AlertStatus] | None = None
+    subject_kinds: frozenset[SubjectKind] | None = None
     first_seen: TimeWindow = TimeWindow()
 
     @classmethod
@@ -97,6 +98,7 @@ class AlertCriteria:
         types: Iterable[AlertType] | None = None,
         severities: Iterable[Severity] | None = None,
         statuses: Iterable[AlertStatus] | None = None,
+        subject_kinds: Iterable[SubjectKind] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> AlertCriteria:
@@ -105,6 +107,7 @@ class AlertCriteria:
             types=_checked_choice("types", types),
             severities=_checked_choice("severities", severities),
             statuses=_checked_choice("statuses", statuses),
+            subject_kinds=_checked_choice("subjectKinds", subject_kinds),
             first_seen=TimeWindow.checked(since, until),
         )
 
@@ -115,6 +118,7 @@ class AlertCriteria:
             and _allows(self.types, alert.alert_type)
             and _allows(self.severities, alert.severity)
             and _allows(self.statuses, alert.status)
+            and _allows(self.subject_kinds, alert.subject_kind)
             and self.first_seen.contains(alert.first_seen)
         )
 

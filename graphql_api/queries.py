@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 TIMESTAMP = "DateTime64(3, 'UTC')"
 
 ALERT_COLUMNS = (
-    "alert_id, alert_type, severity, status, community_id, subject, first_seen, last_seen, "
-    "count, explanation, evidence, raised_at, updated_at, source_received_at, note"
+    "alert_id, alert_type, severity, status, community_id, subject_kind, subject, first_seen, "
+    "last_seen, count, explanation, explanation_zh, evidence, raised_at, updated_at, "
+    "source_received_at, resolved_at, note"
 )
 PASSAGE_COLUMNS = (
     "event_id, community_id, occurred_at, received_at, schema_version, plate, plate_colour, "
@@ -93,6 +94,7 @@ def alert_conditions(criteria: AlertCriteria) -> Conditions:
     conditions.one_of("alert_type", criteria.types)
     conditions.one_of("severity", criteria.severities)
     conditions.one_of("status", criteria.statuses)
+    conditions.one_of("subject_kind", criteria.subject_kinds)
     conditions.within("first_seen", criteria.first_seen)
     return conditions
 

@@ -11,6 +11,7 @@ import strawberry
 from aiokafka.errors import KafkaError
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext, Info
 
 from graphql_api import queries
@@ -21,6 +22,7 @@ from graphql_api.errors import (
     InvalidArgument,
     NotFound,
     PublishFailed,
+    QueryFailed,
     log_error,
     should_mask,
 )
@@ -32,21 +34,37 @@ from graphql_api.types import (
     AlertFilter,
     Community,
     Connection,
+    RuleSettings,
     VehiclePassage,
     WatchlistEntry,
     alert_connection,
     passage_connection,
 )
+from pingan.rule_settings_cli import (
+    SettingsUnavailable,
+    checked_community,
+    effective,
+    merged_overrides,
+    read_rule_settings,
+    rule_named,
+    with_overrides,
+)
+from pingan.settings import get_settings
 from schemas import alerts as alert_records
+from schemas import reference
 from schemas.alerts import AlertStatus, WatchlistCategory
 from schemas.events import Record, utc_now
+from schemas.reference import DISTRICT_DEFAULT
 from schemas.topics import WATCHLIST_PLATES
+from streams.rule_settings import RuleSettingsError
+from streams.rules.catalogue import all_rules
 
 log = logging.getLogger(__name__)
 
 ApiInfo = Info[ApiContext, None]
 FilterArgument = Annotated[AlertFilter | None, strawberry.argument(name="filter")]
 ADDED_BY = "graphql-api"
+DISTRICT = strawberry.ID(DISTRICT_DEFAULT)
 
 
 def _alert_criteria(info: ApiInfo, alert_filter: AlertFilter | None) -> AlertCriteria:
@@ -106,6 +124,17 @@ class Query:
         page = await queries.passages_page(warehouse, criteria, request)
         return passage_connection(page, lambda: queries.count_passages(warehouse, criteria))
 
+    @strawberry.field(
+        description='Every rule\'s thresholds as they apply to a community ("*": the district '
+        "default): built-in defaults, overridden by the district, overridden by the community."
+    )
+    async def rule_settings(
+        self, info: ApiInfo, community_id: strawberry.ID = DISTRICT
+    ) -> list[RuleSettings]:
+        community_id = _settings_scope(info, community_id)
+        settings = await _current_rule_settings()
+        return [RuleSettings.from_view(effective(r, settings, community_id)) for r in all_rules()]
+
 
 @strawberry.type
 class Mutation:
@@ -145,9 +174,48 @@ class Mutation:
             raise NotFound(f"no alert with id {id!r}")
         if current.status is AlertStatus.RESOLVED:
             raise InvalidArgument(f"alert {id!r} is already resolved")
-        acknowledged = _acknowledged(current, note)
+        acknowledged = _next_version(current, AlertStatus.ACKNOWLEDGED, note)
         await _publish(info, acknowledged)
         return Alert.from_record(acknowledged)
+
+    @strawberry.mutation(description="Close an alert as handled, optionally with a note.")
+    async def resolve_alert(
+        self, info: ApiInfo, id: strawberry.ID, note: str | None = None
+    ) -> Alert:
+        current = await queries.alert_by_id(info.context.warehouse, id)
+        if current is None:
+            raise NotFound(f"no alert with id {id!r}")
+        if current.status is AlertStatus.RESOLVED:
+            raise InvalidArgument(f"alert {id!r} is already resolved")
+        resolved = _next_version(current, AlertStatus.RESOLVED, note)
+        await _publish(info, resolved)
+        return Alert.from_record(resolved)
+
+    @strawberry.mutation(
+        description='Override thresholds of one rule for a community ("*": the district '
+        'default), e.g. params: {"suppress_minutes": 15}. The community\'s other overrides are '
+        "kept; running workers apply the change to the next event. Returns the rule's "
+        "thresholds after the change."
+    )
+    async def set_rule_settings(
+        self, info: ApiInfo, community_id: strawberry.ID, rule: str, params: JSON
+    ) -> RuleSettings:
+        community_id = _settings_scope(info, community_id)
+        if not isinstance(params, dict):
+            raise InvalidArgument(
+                'params must be an object of parameter names to values, e.g. {"enabled": false}'
+            )
+        try:
+            chosen = rule_named(rule)
+            settings = await _current_rule_settings()
+            overrides = merged_overrides(chosen, settings, community_id, params)
+        except RuleSettingsError as exc:
+            raise InvalidArgument(str(exc)) from None
+        record = with_overrides(settings, community_id, chosen.name, overrides, ADDED_BY)
+        await _publish(info, record)
+        return RuleSettings.from_view(
+            effective(chosen, {**settings, community_id: record}, community_id)
+        )
 
 
 @strawberry.type
@@ -163,17 +231,38 @@ class Subscription:
                     yield Alert.from_record(alert)
 
 
-def _acknowledged(current: alert_records.Alert, note: str | None) -> alert_records.Alert:
-    """The next version of the alert; its updated_at must exceed the stored one to win FINAL."""
-    updated_at = max(utc_now(), current.updated_at + ONE_MS)
-    return alert_records.Alert.model_validate(
-        current.model_dump()
-        | {
-            "status": AlertStatus.ACKNOWLEDGED,
-            "note": current.note if note is None else note,
-            "updated_at": updated_at,
-        }
-    )
+def _next_version(
+    current: alert_records.Alert, status: AlertStatus, note: str | None
+) -> alert_records.Alert:
+    """The alert in its new status; its updated_at must exceed the stored one to win FINAL."""
+    now = utc_now()
+    changes: dict[str, object] = {
+        "status": status,
+        "note": current.note if note is None else note,
+        "updated_at": max(now, current.updated_at + ONE_MS),
+    }
+    if status is AlertStatus.RESOLVED:
+        changes["resolved_at"] = now
+    return alert_records.Alert.model_validate(current.model_dump() | changes)
+
+
+def _settings_scope(info: ApiInfo, community_id: str) -> str:
+    try:
+        return checked_community(community_id, info.context.community_ids)
+    except RuleSettingsError as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+async def _current_rule_settings() -> dict[str, reference.RuleSettings]:
+    """Read from the topic on every call, so the API holds no copy that could go stale.
+
+    The topic is on the configured Kafka, where the API's publisher writes too.
+    """
+    try:
+        return await read_rule_settings(get_settings().bootstrap)
+    except SettingsUnavailable as exc:
+        log.error("%s", exc)
+        raise QueryFailed from None
 
 
 async def _publish(info: ApiInfo, record: Record) -> None:

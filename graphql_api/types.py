@@ -11,15 +11,24 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 import strawberry
+from strawberry.scalars import JSON
 
 from graphql_api.criteria import AlertCriteria
 from graphql_api.pagination import Cursor, Page, encode_cursor
+from pingan.rule_settings_cli import RuleView, Scope
 from schemas import alerts as alert_records
 from schemas import events, reference
-from schemas.alerts import AlertStatus, AlertType, Severity, WatchlistCategory
+from schemas.alerts import AlertStatus, AlertType, Severity, SubjectKind, WatchlistCategory
 from schemas.events import Direction, PlateColour
 
 strawberry.enum(AlertType, description="What kind of rule raised an alert.")
+strawberry.enum(SubjectKind, description="What an alert is about; its subject is that thing's id.")
+strawberry.enum(
+    Scope,
+    name="RuleSettingSource",
+    description="Where a threshold's value comes from: the rule's built-in default, the "
+    'district default (community "*") or the community\'s own override.',
+)
 strawberry.enum(Severity, description="How urgently an alert needs attention.")
 strawberry.enum(AlertStatus, description="Where an alert is in its handling.")
 strawberry.enum(WatchlistCategory, description="Why a plate is on the police watchlist.")
@@ -70,14 +79,19 @@ class Alert:
     severity: Severity
     status: AlertStatus
     community_id: strawberry.ID
+    subject_kind: SubjectKind
     subject: str
     first_seen: datetime
     last_seen: datetime
     count: int
     explanation: str
+    explanation_zh: str = strawberry.field(description="The explanation in Chinese.")
     evidence: list[Evidence]
     raised_at: datetime
     updated_at: datetime
+    resolved_at: datetime | None = strawberry.field(
+        description="When the condition cleared or an officer resolved the alert."
+    )
     note: str | None
 
     @classmethod
@@ -88,11 +102,13 @@ class Alert:
             severity=alert.severity,
             status=alert.status,
             community_id=strawberry.ID(alert.community_id),
+            subject_kind=alert.subject_kind,
             subject=alert.subject,
             first_seen=alert.first_seen,
             last_seen=alert.last_seen,
             count=alert.count,
             explanation=alert.explanation,
+            explanation_zh=alert.explanation_zh,
             evidence=[
                 Evidence(
                     event_id=strawberry.ID(e.event_id),
@@ -104,6 +120,7 @@ class Alert:
             ],
             raised_at=alert.raised_at,
             updated_at=alert.updated_at,
+            resolved_at=alert.resolved_at,
             note=alert.note,
         )
 
@@ -164,6 +181,7 @@ class AlertFilter:
     types: list[AlertType] | None = None
     severities: list[Severity] | None = None
     statuses: list[AlertStatus] | None = None
+    subject_kinds: list[SubjectKind] | None = None
     since: datetime | None = strawberry.field(
         default=None, description="Earliest firstSeen, inclusive."
     )
@@ -178,8 +196,46 @@ class AlertFilter:
             types=self.types,
             severities=self.severities,
             statuses=self.statuses,
+            subject_kinds=self.subject_kinds,
             since=self.since,
             until=self.until,
+        )
+
+
+@strawberry.type(description="One threshold of a rule as it applies to a community.")
+class RuleParameter:
+    name: str
+    value: JSON | None
+    default: JSON | None = strawberry.field(description="The rule's built-in default.")
+    overridden: bool = strawberry.field(
+        description="Set by the district default or the community, not the built-in default."
+    )
+    source: Scope
+
+
+@strawberry.type(description="A rule's thresholds as they apply to one community.")
+class RuleSettings:
+    name: str
+    community_id: strawberry.ID = strawberry.field(description='A community id, or "*".')
+    alert_types: list[AlertType] = strawberry.field(description="The alerts the rule raises.")
+    parameters: list[RuleParameter]
+
+    @classmethod
+    def from_view(cls, view: RuleView) -> RuleSettings:
+        return cls(
+            name=view.rule.name,
+            community_id=strawberry.ID(view.community_id),
+            alert_types=list(view.rule.alert_types),
+            parameters=[
+                RuleParameter(
+                    name=p.name,
+                    value=p.value,
+                    default=p.default,
+                    overridden=p.overridden,
+                    source=p.source,
+                )
+                for p in view.parameters
+            ],
         )
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import click
 
 from ingest.simulator.cli import simulate
+from pingan.rule_settings_cli import rules
 from pingan.settings import Settings, get_settings
 from pingan.stack import kafka
 from pingan.stack.cli import stack
@@ -47,6 +49,7 @@ def main() -> None:
 
 main.add_command(stack)
 main.add_command(simulate)
+main.add_command(rules)
 
 
 @main.command()
@@ -148,6 +151,54 @@ def _render(table: object, fmt: str) -> str:
 
         return "\n".join(orjson.dumps(row, default=str).decode() for row in table.to_pylist())
     return table.to_pandas().to_string(index=False) if table.num_rows else "(no rows)"
+
+
+@main.command()
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=3600),
+    default=4 * 86_400.0,
+    show_default=True,
+    help="Event-time span of the scenario in seconds (it ends now); incidents that do not "
+    "fit are not injected.",
+)
+@click.option("--communities", type=click.IntRange(2, 42), default=6, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the run's Kafka and chDB data here (default: a temporary directory).",
+)
+@click.option("--check", is_flag=True, help="Exit 1 unless every type meets the targets.")
+def evaluate(
+    seed: int, duration: float, communities: int, as_json: bool, workdir: Path | None, check: bool
+) -> None:
+    """Run the pipeline on a labelled scenario and score every alert type against it."""
+    from datetime import timedelta
+
+    import orjson
+
+    from pingan.evaluation import evaluate as run_evaluation
+    from pingan.stack.kafka import BrokerError, MissingPrerequisite
+
+    try:
+        result = run_evaluation(
+            seed,
+            timedelta(seconds=duration),
+            communities,
+            workdir,
+            progress=lambda line: click.echo(line, err=True),
+        )
+    except (MissingPrerequisite, BrokerError, RuntimeError) as exc:
+        _fail(str(exc), code=1)
+    if as_json:
+        click.echo(orjson.dumps(result.as_json(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(result.render())
+    if check and not result.meets_targets():
+        sys.exit(1)
 
 
 if __name__ == "__main__":

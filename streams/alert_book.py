@@ -84,14 +84,27 @@ class AlertBook:
         self.entries[key] = alert
         return alert
 
-    def acknowledged(self, alert: Alert) -> None:
-        """An officer acknowledged (or resolved) an alert: later updates keep that status."""
+    def officer_update(self, alert: Alert) -> None:
+        """An officer acknowledged or resolved an alert: later updates keep that status, and
+        a resolve starts the suppression window. Older versions (our own echoes) change nothing.
+        """
         key = book_key(alert.alert_type, alert.community_id, alert.subject)
         current = self.entries.get(key)
-        if current is not None and current.alert_id == alert.alert_id:
-            self.entries[key] = current.model_copy(
-                update={"status": alert.status, "note": alert.note, "updated_at": alert.updated_at}
-            )
+        if (
+            current is None
+            or current.alert_id != alert.alert_id
+            or alert.updated_at <= current.updated_at
+            or alert.status is current.status
+        ):
+            return
+        self.entries[key] = current.model_copy(
+            update={
+                "status": alert.status,
+                "note": alert.note,
+                "resolved_at": alert.resolved_at,
+                "updated_at": alert.updated_at,
+            }
+        )
 
 
 def _opened(finding: Finding, received_at: datetime, now: datetime) -> Alert:

@@ -36,6 +36,8 @@ from streams.sink import Message, SinkStats, TableSink
 
 log = logging.getLogger(__name__)
 
+OFFICER_STATUSES = frozenset({AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED})
+
 
 class Pipeline:
     """Everything one worker runs, built from settings; agents are registered on construction."""
@@ -148,8 +150,8 @@ class Pipeline:
         self.app.agent(self.topic(spec), name=f"events-{sink.table}")(process)
 
     def _register_alerts(self) -> None:
-        """Alerts land in ClickHouse; an officer's acknowledgement also updates the book, so
-        the rule's later updates keep it acknowledged."""
+        """Alerts land in ClickHouse; an officer's acknowledgement or resolve also updates the
+        book, so the rule's later updates keep that status."""
         sink = self._sink(ALERTS)
 
         async def write_alerts(stream: faust.StreamT[bytes]) -> None:
@@ -157,9 +159,9 @@ class Pipeline:
                 messages = _messages(events)
                 decoded = [sink.decode(m) for m in messages]
                 for record, source in zip(decoded, events, strict=True):
-                    if isinstance(record, Alert) and record.status is AlertStatus.ACKNOWLEDGED:
+                    if isinstance(record, Alert) and record.status in OFFICER_STATUSES:
                         with acting_for(source):
-                            self.community_rules.book.acknowledged(record)
+                            self.community_rules.book.officer_update(record)
                 await sink.write(messages, decoded)
 
         self.app.agent(self.topic(ALERTS), name="sink-alerts")(write_alerts)

@@ -290,6 +290,8 @@ class RuleEngine:
         outcome = rule.apply(state, event, config, self.reference)
         if states is not None:
             if outcome.state is not None:
+                if state is not None and outcome.state is not state:
+                    outcome.state.applied = {**state.applied, **outcome.state.applied}
                 outcome.state.applied[arrival.topic] = arrival.offset
                 outcome.state.partition = arrival.partition
                 outcome.state.community_id = event.community_id
@@ -391,7 +393,11 @@ class RuleEngine:
             outcome.state.applied = state.applied
         states.put(key, outcome.state)
         if outcome.state is not None:
-            self._schedule(rule, key, outcome.state, config)
+            later = rule.wake_at(outcome.state, config)
+            if later is not None and later <= watermark:
+                log.error("%s did not move %s's wake-up past the watermark", rule.name, key)
+            else:
+                self._schedule(rule, key, outcome.state, config)
         await self._publish(outcome, config.suppress_minutes, watermark + self.lateness)
 
 

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from pingan.consumer_groups import group_lag
 from pingan.provision import create_topics
 from pingan.settings import Settings
 from pingan.stack import kafka
@@ -136,29 +135,5 @@ def eventually(check, timeout: float = 30.0, interval: float = 0.2):  # type: ig
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
 
 
-async def _offsets(
-    bootstrap: str, group: str, topics: list[Topic]
-) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
-    """(committed offsets of the group, log-end offsets) for the topics' partitions."""
-    partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await admin.start()
-    await consumer.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
-        end = await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
-        await admin.close()
-    return {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}, end
-
-
 def group_caught_up(bootstrap: str, group: str, topics: list[Topic]) -> bool:
-    committed, end = asyncio.run(_offsets(bootstrap, group, topics))
-    return all(committed.get(tp, 0) >= offset for tp, offset in end.items())
-
-
-def committed_total(bootstrap: str, group: str, topics: list[Topic]) -> int:
-    committed, _ = asyncio.run(_offsets(bootstrap, group, topics))
-    return sum(committed.values())
+    return group_lag(bootstrap, group, topics) == 0

@@ -137,7 +137,8 @@ def exit_finding(
                 f"at {now} at {where}, {beyond_m:.0f} m beyond the nearest edge."
             ),
             zh=(
-                f"{WEARER_ZH[wearer.wearer]}{wearer.name}（手环 {reading.bracelet_id}）离开{fence_zh}："
+                f"{WEARER_ZH[wearer.wearer]}{wearer.name}（手环 {reading.bracelet_id}）"
+                f"离开{fence_zh}："
                 f"自 {since} 起连续 {state.readings} 次定位在围栏外，{now} 位于 {where}，"
                 f"距最近围栏边界 {beyond_m:.0f} 米"
             ),

@@ -67,7 +67,8 @@ class BraceletSosRule(Rule[RuleState, BraceletSosConfig]):
                     f"{hhmm(event.occurred_at)}, {at_en}, battery {battery}."
                 ),
                 zh=(
-                    f"手环 {event.bracelet_id}（{who_zh}）于 {hhmm(event.occurred_at)} 按下 SOS 求救，"
+                    f"手环 {event.bracelet_id}（{who_zh}）于 {hhmm(event.occurred_at)} "
+                    f"按下 SOS 求救，"
                     f"{at_zh}，电量 {battery}"
                 ),
             ),

@@ -138,7 +138,7 @@ def offline_finding(
 ) -> Finding:
     silent_en, silent_zh = span(watermark - state.last_seen)
     label = (device.name or device.place) if device else None
-    where_en, where_zh = (f" ({label})", f"（{label}）") if label else ("", "")
+    where_en, where_zh = (f" ({label})", f"（{label}）") if label else ("", " ")
     kind_en, kind_zh = KIND_EN[state.device_kind], KIND_ZH[state.device_kind]
     limit = f"{config.offline_minutes:g}"
     seen = hhmm(state.last_seen)
@@ -155,7 +155,7 @@ def offline_finding(
                 f"({silent_en} so far, limit {limit} min): presumed offline."
             ),
             zh=(
-                f"{kind_zh} {device_id}{where_zh} 自 {seen} 起已 {silent_zh} 未上报心跳或数据"
+                f"{kind_zh} {device_id}{where_zh}自 {seen} 起已 {silent_zh}未上报心跳或数据"
                 f"（阈值 {limit} 分钟），疑似离线"
             ),
         ),

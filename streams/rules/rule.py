@@ -162,7 +162,10 @@ class Rule(ABC, Generic[S, C]):
     def advance(
         self, state: S, key: str, watermark: datetime, config: C, reference: Reference
     ) -> Outcome[S]:
-        """Called once the watermark passed `wake_at`; no event arrived to trigger it."""
+        """Called once the watermark passed `wake_at`; no event arrived to trigger it.
+
+        The returned state's `wake_at` must be None or later than `watermark`.
+        """
         return Outcome(state)
 
 

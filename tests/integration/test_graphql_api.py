@@ -22,7 +22,7 @@ from graphql_api.server import ApiContext, serve
 from ingest.publisher import Publisher
 from ingest.reference import load_communities
 from pingan.provision import prepare_warehouse
-from pingan.settings import Settings
+from pingan.settings import Settings, get_settings
 from pingan.warehouse import EmbeddedWarehouse
 from schemas.alerts import (
     Alert,
@@ -30,6 +30,7 @@ from schemas.alerts import (
     AlertType,
     Evidence,
     Severity,
+    SubjectKind,
     WatchlistCategory,
     WatchlistPlate,
 )
@@ -53,12 +54,27 @@ query Page($filter: AlertFilter, $first: Int, $after: String) {
   }
 }
 """
+SET_RULE_SETTINGS = """
+mutation($c: ID!, $r: String!, $p: JSON!) {
+  setRuleSettings(communityId: $c, rule: $r, params: $p) {
+    name communityId alertTypes parameters { name value default overridden source }
+  }
+}
+"""
+RULE_SETTINGS_QUERY = """
+query($c: ID!) {
+  ruleSettings(communityId: $c) {
+    name communityId alertTypes parameters { name value default overridden source }
+  }
+}
+"""
 SUBSCRIPTION = """
 subscription($f: AlertFilter) { alerts(filter: $f) { %s } }
 """
 ALERT_FIELDS = """
-  id type severity status communityId subject firstSeen lastSeen count explanation
-  evidence { eventId eventKind occurredAt summary } raisedAt updatedAt note
+  id type severity status communityId subjectKind subject firstSeen lastSeen count explanation
+  explanationZh evidence { eventId eventKind occurredAt summary } raisedAt updatedAt resolvedAt
+  note
 """
 
 
@@ -102,7 +118,18 @@ ACKNOWLEDGED = OPENED.model_copy(
 )
 OTHER_COMMUNITY = _alert(8, community="c02")
 TOO_EARLY = _alert(9, severity=Severity.LOW, first_seen=T0 - timedelta(days=1))
-ALERTS = [*PAGED, OPENED, ACKNOWLEDGED, OTHER_COMMUNITY, TOO_EARLY]
+CAMERA_OFFLINE = _alert(
+    10,
+    community="c02",
+    alert_type=AlertType.DEVICE_OFFLINE,
+    status=AlertStatus.RESOLVED,
+    subject_kind=SubjectKind.DEVICE,
+    subject="cam-g1",
+    explanation="camera cam-g1 at gate g1 went offline",
+    explanation_zh="g1 门岗摄像机 cam-g1 离线",
+    resolved_at=T0 + timedelta(minutes=40),
+)
+ALERTS = [*PAGED, OPENED, ACKNOWLEDGED, OTHER_COMMUNITY, TOO_EARLY, CAMERA_OFFLINE]
 
 
 def _passage(n: int, plate: str, community: str = "c01") -> VehiclePassage:
@@ -166,10 +193,20 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-async def api(warehouse: EmbeddedWarehouse, kafka_bootstrap: str) -> AsyncIterator[Api]:
+def configured_kafka(kafka_bootstrap: str) -> Iterator[str]:
+    """The API reads rule settings from the configured Kafka: make that this module's broker."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KAFKA_BOOTSTRAP", kafka_bootstrap)
+        get_settings.cache_clear()
+        yield kafka_bootstrap
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+async def api(warehouse: EmbeddedWarehouse, configured_kafka: str) -> AsyncIterator[Api]:
     async with (
-        Publisher(kafka_bootstrap) as publisher,
-        AlertFeed(kafka_bootstrap) as feed,
+        Publisher(configured_kafka) as publisher,
+        AlertFeed(configured_kafka) as feed,
         aiohttp.ClientSession() as http,
     ):
         context = ApiContext(warehouse, publisher, feed, load_communities())
@@ -270,6 +307,8 @@ async def test_alert_by_id_returns_its_current_state(api: Api) -> None:
     assert alert["status"] == "ACKNOWLEDGED"
     assert alert["note"] == "patrol sent"
     assert alert["type"] == "WATCHLIST_PLATE"
+    assert (alert["subjectKind"], alert["explanationZh"]) == ("PLATE", "")
+    assert alert["resolvedAt"] is None
     assert datetime.fromisoformat(alert["updatedAt"]) == ACKNOWLEDGED.updated_at
     assert alert["evidence"] == [
         {
@@ -281,6 +320,35 @@ async def test_alert_by_id_returns_its_current_state(api: Api) -> None:
     ]
     missing = await api.data('{ alert(id: "no-such-alert") { id } }')
     assert missing == {"alert": None}
+
+
+async def test_alerts_carry_their_subject_kind_chinese_explanation_and_resolution(api: Api) -> None:
+    data = await api.data(
+        f"query($id: ID!) {{ alert(id: $id) {{ {ALERT_FIELDS} }} }}",
+        {"id": CAMERA_OFFLINE.alert_id},
+    )
+    alert = data["alert"]
+    assert (alert["type"], alert["subjectKind"], alert["subject"]) == (
+        "DEVICE_OFFLINE",
+        "DEVICE",
+        "cam-g1",
+    )
+    assert alert["explanationZh"] == "g1 门岗摄像机 cam-g1 离线"
+    assert datetime.fromisoformat(alert["resolvedAt"]) == CAMERA_OFFLINE.resolved_at
+
+
+async def test_alerts_filter_by_subject_kind_and_several_types_and_statuses(api: Api) -> None:
+    devices = (await api.data(ALERT_PAGE_QUERY, {"filter": {"subjectKinds": ["DEVICE"]}}))["alerts"]
+    assert [e["node"]["id"] for e in devices["edges"]] == [CAMERA_OFFLINE.alert_id]
+
+    handled = {
+        "types": ["DEVICE_OFFLINE", "WATCHLIST_PLATE"],
+        "statuses": ["RESOLVED", "ACKNOWLEDGED"],
+        "subjectKinds": ["DEVICE", "PLATE"],
+    }
+    page = (await api.data(ALERT_PAGE_QUERY, {"filter": handled}))["alerts"]
+    assert {e["node"]["id"] for e in page["edges"]} == {OPENED.alert_id, CAMERA_OFFLINE.alert_id}
+    assert page["totalCount"] == 2
 
 
 async def test_vehicle_passages_by_plate_newest_first(api: Api) -> None:
@@ -343,6 +411,42 @@ async def test_vehicle_passages_by_plate_newest_first(api: Api) -> None:
             {"s": "yesterday"},
             "Value cannot represent a DateTime",
         ),
+        (
+            "mutation($id: ID!) { resolveAlert(id: $id) { id } }",
+            {"id": CAMERA_OFFLINE.alert_id},
+            f"alert {CAMERA_OFFLINE.alert_id!r} is already resolved",
+        ),
+        (
+            'mutation { resolveAlert(id: "no-such-alert") { id } }',
+            None,
+            "no alert with id 'no-such-alert'",
+        ),
+        (
+            SET_RULE_SETTINGS,
+            {"c": "c01", "r": "watchlist_plate", "p": {"suppress_minutes": "soon"}},
+            "watchlist_plate: suppress_minutes: Input should be a valid number",
+        ),
+        (
+            SET_RULE_SETTINGS,
+            {"c": "c01", "r": "watchlist_plate", "p": {"suppress_minute": 5}},
+            "watchlist_plate has no parameter(s) suppress_minute; its parameters: enabled, ",
+        ),
+        (
+            SET_RULE_SETTINGS,
+            {"c": "c01", "r": "no_such_rule", "p": {"enabled": False}},
+            "unknown rule 'no_such_rule'; rules: ",
+        ),
+        (
+            SET_RULE_SETTINGS,
+            {"c": "atlantis", "r": "watchlist_plate", "p": {"enabled": False}},
+            "unknown community id 'atlantis'; use '*' for the district default",
+        ),
+        (
+            SET_RULE_SETTINGS,
+            {"c": "c01", "r": "watchlist_plate", "p": [1]},
+            "params must be an object of parameter names to values",
+        ),
+        ('{ ruleSettings(communityId: "atlantis") { name } }', None, "unknown community id"),
     ],
 )
 async def test_bad_arguments_are_clear_errors_without_internals(
@@ -375,6 +479,66 @@ async def test_acknowledge_alert_publishes_the_new_state(api: Api) -> None:
     assert published.model_dump(exclude={"status", "note", "updated_at"}) == target.model_dump(
         exclude={"status", "note", "updated_at"}
     )
+
+
+async def test_resolve_alert_publishes_the_resolved_state(api: Api) -> None:
+    target = PAGED[1]
+    mutation = f"""
+    mutation($id: ID!, $note: String) {{
+      resolveAlert(id: $id, note: $note) {{ {ALERT_FIELDS} }}
+    }}
+    """
+    async with api.context.alert_feed.subscribe() as feed:
+        data = await api.data(mutation, {"id": target.alert_id, "note": "误报，车辆已登记"})
+        [published] = await _await_alerts(feed, target.alert_id)
+    returned = data["resolveAlert"]
+    assert (returned["status"], returned["note"]) == ("RESOLVED", "误报，车辆已登记")
+    assert published.status is AlertStatus.RESOLVED
+    assert published.resolved_at is not None
+    assert datetime.fromisoformat(returned["resolvedAt"]) == published.resolved_at
+    assert published.updated_at > target.updated_at
+    changed = {"status", "note", "updated_at", "resolved_at"}
+    assert published.model_dump(exclude=changed) == target.model_dump(exclude=changed)
+
+
+def _parameters(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in settings["parameters"]}
+
+
+async def test_rule_settings_are_set_per_community_and_read_back(api: Api) -> None:
+    district = await api.data(
+        SET_RULE_SETTINGS, {"c": "*", "r": "watchlist_plate", "p": {"suppress_minutes": 20}}
+    )
+    assert _parameters(district["setRuleSettings"])["suppress_minutes"]["source"] == "DISTRICT"
+    changed = await api.data(
+        SET_RULE_SETTINGS, {"c": "c03", "r": "watchlist_plate", "p": {"suppress_minutes": "12"}}
+    )
+    await api.data(SET_RULE_SETTINGS, {"c": "c03", "r": "watchlist_plate", "p": {"enabled": False}})
+    assert _parameters(changed["setRuleSettings"])["suppress_minutes"] == {
+        "name": "suppress_minutes",
+        "value": 12.0,
+        "default": 30.0,
+        "overridden": True,
+        "source": "COMMUNITY",
+    }
+
+    listed = (await api.data(RULE_SETTINGS_QUERY, {"c": "c03"}))["ruleSettings"]
+    [watchlist] = [r for r in listed if r["name"] == "watchlist_plate"]
+    assert (watchlist["communityId"], watchlist["alertTypes"]) == ("c03", ["WATCHLIST_PLATE"])
+    c03 = _parameters(watchlist)
+    assert (c03["suppress_minutes"]["value"], c03["suppress_minutes"]["source"]) == (
+        12.0,
+        "COMMUNITY",
+    )
+    assert (c03["enabled"]["value"], c03["enabled"]["overridden"]) == (False, True)
+
+    other = (await api.data(RULE_SETTINGS_QUERY, {"c": "c04"}))["ruleSettings"]
+    c04 = _parameters(next(r for r in other if r["name"] == "watchlist_plate"))
+    assert (c04["suppress_minutes"]["value"], c04["suppress_minutes"]["source"]) == (
+        20.0,
+        "DISTRICT",
+    )
+    assert (c04["enabled"]["value"], c04["enabled"]["overridden"]) == (True, False)
 
 
 async def _watchlist_consumer(bootstrap: str) -> AIOKafkaConsumer:

@@ -18,12 +18,13 @@ import websockets
 from aiokafka import AIOKafkaConsumer
 
 from ingest.publisher import Publisher
+from pingan.consumer_groups import committed_total
 from pingan.settings import Settings
 from pingan.warehouse import open_warehouse
 from schemas.alerts import WatchlistPlate
 from schemas.events import VehiclePassage, utc_now
 from schemas.topics import ALERTS, DEAD_LETTERS, EVENT_TOPICS, VEHICLE_PASSAGES
-from tests.conftest import REPO, WorkerProcess, committed_total, eventually, group_caught_up
+from tests.conftest import REPO, WorkerProcess, eventually, group_caught_up
 
 pytestmark = pytest.mark.integration
 

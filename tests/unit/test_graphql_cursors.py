@@ -20,7 +20,7 @@ from graphql_api.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from schemas.alerts import Alert, AlertStatus, AlertType, Severity
+from schemas.alerts import Alert, AlertStatus, AlertType, Severity, SubjectKind
 
 AT = datetime(2026, 11, 24, 8, 30, 15, 123000, tzinfo=UTC)
 KNOWN = frozenset({"c01", "c02"})
@@ -125,7 +125,9 @@ def test_unknown_communities_are_named() -> None:
         AlertCriteria.checked(KNOWN, community_ids=["c01", "zz", "c99"])
 
 
-@pytest.mark.parametrize("field", ["community_ids", "types", "severities", "statuses"])
+@pytest.mark.parametrize(
+    "field", ["community_ids", "types", "severities", "statuses", "subject_kinds"]
+)
 def test_empty_choice_lists_are_refused(field: str) -> None:
     with pytest.raises(InvalidArgument, match="is empty: omit it"):
         AlertCriteria.checked(KNOWN, **{field: []})
@@ -137,9 +139,12 @@ def test_alert_criteria_match_like_the_sql_filter() -> None:
         community_ids=["c01"],
         severities=[Severity.HIGH, Severity.CRITICAL],
         statuses=[AlertStatus.OPEN],
+        subject_kinds=[SubjectKind.PLATE, SubjectKind.DEVICE],
         since=AT,
     )
     assert criteria.matches(_alert())
+    assert criteria.matches(_alert(subject_kind=SubjectKind.DEVICE))
+    assert not criteria.matches(_alert(subject_kind=SubjectKind.BRACELET))
     assert not criteria.matches(_alert(community_id="c02"))
     assert not criteria.matches(_alert(severity=Severity.LOW))
     assert not criteria.matches(_alert(status=AlertStatus.ACKNOWLEDGED))

@@ -1,0 +1,106 @@
+"""Pseudonymous visitors: unknown faces at one unit door, grouped by embedding similarity.
+
+A visitor is the running mean (centroid) of the captures that matched it at cosine ≥ the
+threshold; its id `v-<8 hex>` hashes the event id of its first capture, so a replay of the
+same events names the same visitors. A gallery lives in one key's state (one unit door of
+one rule): the same face at two units, or under two rules, gets two ids. Centroids are
+stored as base64 float16 (344 characters for 128 dimensions) because states are rewritten
+as JSON after every event.
+
+Also here: where a face camera looks, which the visitor rules key on.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Collection, Sequence
+
+import numpy as np
+from pydantic import BaseModel
+
+from streams.rules.rule import Reference, sample
+
+CENTROID_WEIGHT_CAP = 20
+"""A centroid averages at most this many captures, so later captures (new glasses, another
+season's light) keep moving it."""
+LISTED_IDS = 10
+"""Ids named in one list of an explanation: enough to cross-check, short enough to read."""
+UNIT_DOOR = re.compile(r"-b\d+-u\d+$")
+"""Unit doors are named `<community>-b<building>-u<unit>`, e.g. c01-b03-u2."""
+
+
+class Visitor(BaseModel):
+    visitor_id: str
+    centroid: str
+    """Unit vector as base64 of little-endian float16."""
+    captures: int = 1
+
+
+class VisitorGallery(BaseModel):
+    visitors: list[Visitor] = []
+
+    def identify(self, embedding: Sequence[float], event_id: str, threshold: float) -> str:
+        """The visitor this capture belongs to, a new one below `threshold`; updates the gallery."""
+        capture = normalised(np.asarray(embedding, dtype=np.float32))
+        candidates = [
+            (visitor, centroid)
+            for visitor in self.visitors
+            if (centroid := decode(visitor.centroid)).size == capture.size
+        ]
+        if candidates:
+            scores = np.stack([centroid for _, centroid in candidates]) @ capture
+            best = int(np.argmax(scores))
+            if scores[best] >= threshold:
+                visitor, centroid = candidates[best]
+                weight = visitor.captures
+                visitor.centroid = encode(normalised(centroid * weight + capture))
+                visitor.captures = min(weight + 1, CENTROID_WEIGHT_CAP)
+                return visitor.visitor_id
+        visitor = Visitor(visitor_id=visitor_id(event_id), centroid=encode(capture))
+        self.visitors.append(visitor)
+        return visitor.visitor_id
+
+    def retain(self, visitor_ids: Collection[str]) -> None:
+        """Forget visitors the rule no longer refers to (seen only before its window)."""
+        self.visitors = [v for v in self.visitors if v.visitor_id in visitor_ids]
+
+
+def visitor_id(event_id: str) -> str:
+    return "v-" + hashlib.blake2s(event_id.encode(), digest_size=4).hexdigest()
+
+
+def listed(ids: Sequence[str]) -> str:
+    """The first ids of a list, and how many more there are."""
+    more = len(ids) - LISTED_IDS
+    return ", ".join(sample(ids, LISTED_IDS)) + (f" +{more} more" if more > 0 else "")
+
+
+def normalised(vector: np.ndarray) -> np.ndarray:
+    vector = vector.astype(np.float32)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+def encode(vector: np.ndarray) -> str:
+    return base64.b64encode(vector.astype("<f2").tobytes()).decode("ascii")
+
+
+def decode(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f2").astype(np.float32)
+
+
+def camera_place(camera_id: str, reference: Reference) -> str:
+    """The door (or other place) a camera watches: its device's `place`, else its id without
+    the `-cam` suffix (the district's naming, for cameras not yet in reference data)."""
+    device = reference.device(camera_id)
+    if device is not None and device.place:
+        return device.place
+    return camera_id.removesuffix("-cam")
+
+
+def unit_door_of(camera_id: str, reference: Reference) -> str | None:
+    """The unit door a camera watches; None for gates, elevators and public areas."""
+    place = camera_place(camera_id, reference)
+    return place if UNIT_DOOR.search(place) else None

@@ -1,0 +1,119 @@
+from datetime import timedelta
+
+from schemas.alerts import AlertStatus, AlertType, Severity, SubjectKind
+from schemas.events import DeviceKind, DeviceTelemetry
+from schemas.reference import Device
+from streams.rules.device_offline import DeviceOfflineRule
+from tests.unit.rules.harness import T0, RuleHarness, StaticReference, telemetry
+
+CAMERA = "c01-cam1"
+GATE_CAMERA = Device(
+    device_id=CAMERA, community_id="c01", device_kind=DeviceKind.CAMERA, place="c01-g1"
+)
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
+
+
+def harness(**overrides: object) -> RuleHarness:
+    return RuleHarness(DeviceOfflineRule(), StaticReference(devices=[GATE_CAMERA]), **overrides)
+
+
+def door_ticks(first: int, last: int) -> list[DeviceTelemetry]:
+    """Another device's heartbeat every minute: the stream's watermark keeps moving."""
+    return [
+        telemetry("c01-door1", T0 + minutes(m), device_kind=DeviceKind.DOOR)
+        for m in range(first, last + 1)
+    ]
+
+
+def test_silent_camera_raises_one_high_alert_and_resolves_when_it_reports_again() -> None:
+    h = harness()
+    last = telemetry(CAMERA, T0)
+    h.feed([last, *door_ticks(1, 11)])
+    (alert,) = h.run.open_alerts().values()
+    assert alert.alert_type is AlertType.DEVICE_OFFLINE
+    assert alert.severity is Severity.HIGH
+    assert (alert.subject_kind, alert.subject) == (SubjectKind.DEVICE, CAMERA)
+    assert alert.first_seen == T0 + minutes(5) + timedelta(milliseconds=1)
+    assert alert.evidence[0].event_id == last.event_id
+    assert "since 10:00" in alert.explanation and "c01-g1" in alert.explanation
+    assert "10:00" in alert.explanation_zh and "离线" in alert.explanation_zh
+
+    h.feed([telemetry(CAMERA, T0 + minutes(12))])
+    (alert,) = h.run.open_alerts().values()
+    assert alert.status is AlertStatus.RESOLVED
+    assert alert.resolved_at == T0 + minutes(12)
+    assert "after 12 min" in alert.explanation and "中断 12 分钟" in alert.explanation_zh
+    assert len(h.run.findings) == 1
+
+
+def test_camera_rebooting_for_two_minutes_does_not_alert() -> None:
+    h = harness()
+    camera = [telemetry(CAMERA, T0), *(telemetry(CAMERA, T0 + minutes(m)) for m in range(2, 20))]
+    h.feed(sorted([*camera, *door_ticks(1, 20)], key=lambda e: e.occurred_at))
+    h.advance_to(T0 + minutes(20))
+    assert h.run.findings == []
+
+
+def test_silence_of_exactly_the_limit_is_still_online() -> None:
+    h = harness()
+    h.feed([telemetry(CAMERA, T0)])
+    h.advance_to(T0 + minutes(5))
+    assert h.run.findings == []
+    h.advance_to(T0 + minutes(5) + timedelta(milliseconds=1))
+    assert len(h.run.findings) == 1
+
+
+def test_heartbeat_exactly_at_the_limit_keeps_the_device_online() -> None:
+    h = harness()
+    h.feed([telemetry(CAMERA, T0), telemetry(CAMERA, T0 + minutes(5))])
+    h.advance_to(T0 + minutes(10))
+    assert h.run.findings == []
+
+
+def test_restart_during_outage_keeps_one_alert_which_resolves_and_a_new_outage_alerts() -> None:
+    h = harness()
+    h.feed([telemetry(CAMERA, T0)])
+    h.advance_to(T0 + minutes(6))
+    h.restart()
+    h.advance_to(T0 + minutes(30))
+    h.restart()
+    assert len(h.run.alerts) == 1
+
+    h.feed([telemetry(CAMERA, T0 + minutes(31))])
+    (alert,) = h.run.open_alerts().values()
+    assert alert.status is AlertStatus.RESOLVED and "after 31 min" in alert.explanation
+
+    h.advance_to(T0 + minutes(37))
+    latest = h.run.open_alerts()
+    assert len(latest) == 2
+    assert [a.status for a in latest.values()] == [AlertStatus.RESOLVED, AlertStatus.OPEN]
+
+
+def test_door_controller_is_medium_and_severity_kinds_are_configurable() -> None:
+    door = [telemetry("c01-door1", T0, device_kind=DeviceKind.DOOR)]
+    h = harness()
+    h.feed(door)
+    h.advance_to(T0 + minutes(6))
+    assert h.run.findings[0].severity is Severity.MEDIUM
+    assert "Door controller c01-door1" in h.run.findings[0].explanation.en
+
+    h = harness(high_kinds=["door"], offline_minutes=2)
+    h.feed(door)
+    h.advance_to(T0 + minutes(3))
+    assert h.run.findings[0].severity is Severity.HIGH
+
+
+def test_late_heartbeat_older_than_the_last_changes_nothing() -> None:
+    h = harness()
+    h.feed([telemetry(CAMERA, T0 + minutes(3)), telemetry(CAMERA, T0)])
+    h.advance_to(T0 + minutes(8))
+    assert h.run.findings == []
+    h.advance_to(T0 + minutes(9))
+    assert len(h.run.findings) == 1
+
+
+def test_a_second_outage_is_never_suppressed_by_default() -> None:
+    assert DeviceOfflineRule.Config().suppress_minutes == 0

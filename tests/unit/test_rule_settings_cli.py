@@ -1,0 +1,283 @@
+"""`pingan rules`: value parsing, merging, validation and resolution, without a broker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import orjson
+import pytest
+from click.testing import CliRunner
+from pydantic import Field
+
+from pingan import rule_settings_cli as cli
+from pingan.rule_settings_cli import (
+    Scope,
+    checked_community,
+    effective,
+    merged_overrides,
+    parse_assignments,
+    parse_value,
+    rule_named,
+    with_overrides,
+)
+from schemas.alerts import AlertType
+from schemas.events import Event, VehiclePassage
+from schemas.reference import RuleSettings
+from streams.rule_settings import RuleSettingsError, RuleThresholds
+from streams.rules.rule import Outcome, Reference, Rule, RuleConfig, RuleState
+
+AT = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+
+class SpeedConfig(RuleConfig):
+    max_speed_kmh: float = Field(default=120.0, gt=0)
+    gates: list[str] = Field(default_factory=list)
+
+
+class SpeedRule(Rule[RuleState, SpeedConfig]):
+    """A stand-in with typed, constrained thresholds, independent of the real catalogue."""
+
+    name = "speed"
+    alert_types = (AlertType.CLONED_PLATE,)
+    inputs: ClassVar[tuple[type[Event], ...]] = (VehiclePassage,)
+    Config = SpeedConfig
+
+    def key(self, event: Event, reference: Reference) -> str | None:
+        return None
+
+    def apply(
+        self, state: RuleState | None, event: Event, config: SpeedConfig, reference: Reference
+    ) -> Outcome[RuleState]:
+        return Outcome(None)
+
+
+RULE = SpeedRule()
+
+
+def _settings(**by_community: dict[str, dict[str, Any]]) -> dict[str, RuleSettings]:
+    """Keyword `district` stands for "*"."""
+    return {
+        ("*" if cid == "district" else cid): RuleSettings(
+            community_id="*" if cid == "district" else cid, rules=rules, updated_at=AT
+        )
+        for cid, rules in by_community.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("30", 30),
+        ("2.5", 2.5),
+        ("true", True),
+        ("null", None),
+        ('["g1", "g2"]', ["g1", "g2"]),
+        ('"30"', "30"),
+        ("g1", "g1"),
+        ("", ""),
+        ("浙A", "浙A"),
+    ],
+)
+def test_values_are_json_when_they_parse_else_text(text: str, value: Any) -> None:
+    assert parse_value(text) == value
+
+
+def test_assignments_split_on_the_first_equals_sign() -> None:
+    assert parse_assignments(["max_speed_kmh=90", "gates=a=b", " enabled =false"]) == {
+        "max_speed_kmh": 90,
+        "gates": "a=b",
+        "enabled": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("assignments", "message"),
+    [
+        (["max_speed_kmh"], "expected PARAM=VALUE, got 'max_speed_kmh'"),
+        (["=3"], "expected PARAM=VALUE"),
+        (["a=1", "a=2"], "a is given twice"),
+    ],
+)
+def test_malformed_assignments_are_named(assignments: list[str], message: str) -> None:
+    with pytest.raises(RuleSettingsError, match=message):
+        parse_assignments(assignments)
+
+
+def test_unknown_rules_and_communities_are_refused_with_the_choices() -> None:
+    with pytest.raises(RuleSettingsError, match="unknown rule 'sped'; rules: speed"):
+        rule_named("sped", [RULE])
+    with pytest.raises(RuleSettingsError, match="unknown community id 'c99'; use '\\*'"):
+        checked_community("c99", {"c01"})
+    assert checked_community("*", set()) == "*"
+
+
+def test_merging_keeps_the_communitys_other_overrides_and_stores_validated_values() -> None:
+    settings = _settings(c01={"speed": {"gates": ["g1"]}})
+    merged = merged_overrides(RULE, settings, "c01", {"max_speed_kmh": "90"})
+    assert merged == {"gates": ["g1"], "max_speed_kmh": 90.0}
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"max_speed_kmh": -5}, "speed: max_speed_kmh: Input should be greater than 0"),
+        ({"max_speed_kmh": "fast"}, "speed: max_speed_kmh: Input should be a valid number"),
+        ({"gates": "g1"}, "speed: gates: Input should be a valid list"),
+        ({"max_sped": 90}, "speed has no parameter\\(s\\) max_sped; its parameters: enabled, "),
+        ({}, "no parameters given"),
+    ],
+)
+def test_bad_values_and_unknown_parameters_are_named(params: dict[str, Any], message: str) -> None:
+    with pytest.raises(RuleSettingsError, match=message):
+        merged_overrides(RULE, {}, "c01", params)
+
+
+def test_a_new_record_replaces_one_rule_and_keeps_the_others() -> None:
+    settings = _settings(c01={"speed": {"gates": ["g1"]}, "other": {"enabled": False}})
+    record = with_overrides(settings, "c01", "speed", {"max_speed_kmh": 80.0}, "officer")
+    assert record.rules == {"speed": {"max_speed_kmh": 80.0}, "other": {"enabled": False}}
+    assert (record.community_id, record.updated_by) == ("c01", "officer")
+    dropped = with_overrides(settings, "c01", "speed", None, "officer")
+    assert dropped.rules == {"other": {"enabled": False}}
+    assert settings["c01"].rules["speed"] == {"gates": ["g1"]}
+
+
+def test_effective_values_come_from_community_then_district_then_defaults() -> None:
+    settings = _settings(
+        district={"speed": {"max_speed_kmh": 100, "enabled": False}},
+        c01={"speed": {"max_speed_kmh": 80}},
+    )
+    view = effective(RULE, settings, "c01")
+    by_name = {p.name: p for p in view.parameters}
+    speed, enabled, gates = by_name["max_speed_kmh"], by_name["enabled"], by_name["gates"]
+    assert (speed.value, speed.default, speed.source) == (80.0, 120.0, Scope.COMMUNITY)
+    assert speed.overrides == {Scope.DISTRICT: 100, Scope.COMMUNITY: 80}
+    assert (enabled.value, enabled.source, enabled.overridden) == (False, Scope.DISTRICT, True)
+    assert (gates.value, gates.source, gates.overridden) == ([], Scope.DEFAULT, False)
+    district = {p.name: p.value for p in effective(RULE, settings, "*").parameters}
+    assert district["max_speed_kmh"] == 100.0
+
+
+def test_an_invalid_layer_is_ignored_as_the_engine_ignores_it() -> None:
+    settings = _settings(
+        district={"speed": {"max_speed_kmh": 100}},
+        c01={"speed": {"max_speed_kmh": -1, "gates": ["g1"]}},
+    )
+    view = effective(RULE, settings, "c01")
+    thresholds = RuleThresholds([RULE])
+    thresholds.refresh(list(settings.values()))
+    engine = thresholds.config(RULE, "c01").model_dump(mode="json")
+    assert {p.name: p.value for p in view.parameters} == engine
+    assert engine["max_speed_kmh"] == 100.0
+    [problem] = view.ignored
+    assert "community overrides (c01) ignored" in problem
+    assert "max_speed_kmh" in problem
+
+
+def test_community_values_are_validated_together_with_what_they_inherit() -> None:
+    settings = _settings(district={"speed": {"gates": ["g1"]}})
+    assert merged_overrides(RULE, settings, "c01", {"max_speed_kmh": 70}) == {"max_speed_kmh": 70.0}
+
+
+class FakePublisher:
+    published: ClassVar[list[RuleSettings]] = []
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+
+    async def __aenter__(self) -> FakePublisher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def publish(self, record: RuleSettings) -> None:
+        self.published.append(record)
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> dict[str, RuleSettings]:
+    """The CLI against in-memory settings: reads return `stored`, publishes are recorded."""
+    stored = _settings(c01={"speed": {"gates": ["g1"]}})
+
+    async def read(bootstrap: str) -> dict[str, RuleSettings]:
+        return dict(stored)
+
+    FakePublisher.published = []
+    monkeypatch.setattr(cli, "read_rule_settings", read)
+    monkeypatch.setattr(cli, "Publisher", FakePublisher)
+    monkeypatch.setattr(cli, "all_rules", lambda: [RULE])
+    monkeypatch.setenv("USER", "wang.officer")
+    return stored
+
+
+def test_set_merges_and_publishes(offline: dict[str, RuleSettings]) -> None:
+    result = CliRunner().invoke(
+        cli.rules, ["set", "--community", "c01", "speed", "max_speed_kmh=90", 'gates=["g2"]']
+    )
+    assert result.exit_code == 0, result.output
+    [record] = FakePublisher.published
+    assert record.rules == {"speed": {"gates": ["g2"], "max_speed_kmh": 90.0}}
+    assert (record.community_id, record.updated_by) == ("c01", "wang.officer")
+    assert "max_speed_kmh" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--community", "c01", "speed", "max_speed_kmh=0"], "max_speed_kmh: Input should be"),
+        (["--community", "c01", "speed", "limit=3"], "speed has no parameter(s) limit"),
+        (["--community", "c01", "sped", "max_speed_kmh=3"], "unknown rule 'sped'"),
+        (["--community", "atlantis", "speed", "max_speed_kmh=3"], "unknown community id"),
+        (["--community", "c01", "speed", "max_speed_kmh"], "expected PARAM=VALUE"),
+    ],
+)
+def test_set_refuses_bad_input_with_exit_code_2(
+    offline: dict[str, RuleSettings], args: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(cli.rules, ["set", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert FakePublisher.published == []
+
+
+def test_reset_drops_overrides_and_says_when_there_are_none(
+    offline: dict[str, RuleSettings],
+) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli.rules, ["reset", "--community", "c01", "speed"])
+    assert result.exit_code == 0, result.output
+    [record] = FakePublisher.published
+    assert (record.community_id, record.rules) == ("c01", {})
+    result = runner.invoke(cli.rules, ["reset", "--community", "c02"])
+    assert result.exit_code == 0
+    assert "c02 has no overrides; nothing changed" in result.output
+    assert len(FakePublisher.published) == 1
+
+
+def test_show_json_lists_every_level(offline: dict[str, RuleSettings]) -> None:
+    result = CliRunner().invoke(cli.rules, ["show", "--community", "c01", "--json"])
+    assert result.exit_code == 0, result.output
+    document = orjson.loads(result.stdout)
+    assert document["community_id"] == "c01"
+    assert document["communities_with_overrides"] == ["c01"]
+    speed = document["rules"]["speed"]
+    assert speed["alert_types"] == ["CLONED_PLATE"]
+    assert speed["parameters"]["gates"] == {
+        "value": ["g1"],
+        "default": [],
+        "source": "community",
+        "community": ["g1"],
+    }
+    assert speed["parameters"]["max_speed_kmh"]["source"] == "default"
+
+
+def test_show_as_a_table(offline: dict[str, RuleSettings]) -> None:
+    result = CliRunner().invoke(cli.rules, ["show", "--community", "c01"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "speed → CLONED_PLATE"
+    assert lines[1].split() == ["parameter", "value", "default", "district", "*", "c01"]
+    assert any(line.split() == ["gates", '["g1"]', "[]", "·", '["g1"]'] for line in lines)

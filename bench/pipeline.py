@@ -1,17 +1,25 @@
-"""Pipeline benchmark: the real worker against a plain aiokafka → chDB consumer, in one run.
+"""Pipeline benchmark: the worker with every rule on against its walking skeleton and a plain
+aiokafka → chDB consumer, on one backlog, in one run.
 
-`make bench` starts its own Kafka broker (temp dir, free ports) and publishes a backlog of
-vehicle passages and door accesses with the Publisher, a known share of them with plates
-on the watchlist. On that broker and those events it measures:
+`make bench` starts its own Kafka broker (temp dir, free ports) and publishes with the
+Publisher the district's watchlist (and its reference data, once the simulator exposes it),
+then a backlog drawn from the district simulator's everyday mix (every event kind, in the
+current hour's proportions) stamped over the past few minutes, with the simulator's
+watchlist incidents at a known share. On that backlog it measures:
 
 - baseline: an aiokafka consumer group that decodes each message, builds the sink's Arrow
   batch, inserts it with the same warehouse code and commits after each insert (no Faust);
-- pipeline: `pingan worker --no-api` as a subprocess, with default settings.
+- skeleton: `pingan worker --no-api` with every rule but `watchlist_plate` disabled through
+  the rule-settings topic: the walking skeleton (sinks + one rule);
+- all rules: the same worker with the settings record removed, in a fresh consumer group
+  and data dir. The target is all rules ≥ 70% of the skeleton's throughput.
 
-Throughput is read from each consumer group's committed offsets, from its first commit to
-the one that covers the backlog, so start-up is reported apart. Latency under a backlog is
-queueing, so it is measured next: the caught-up worker gets a steady stream, and p50/p99 of
-event → alert come from the `alerts` rows of that phase. Figures are printed and written to
+Each worker starts on emptied alert, dead-letter and re-keyed passage topics, so it reads
+only what it wrote itself. Throughput is read from each consumer group's committed offsets,
+from its first commit to the one that covers the backlog, so start-up is reported apart.
+Latency under a backlog is queueing, so it is measured next, with every rule on: the
+caught-up worker gets the district at real time, and probe passages (plates watchlisted for
+this, each used once) give p50/p99 of event → alert. Figures are printed and written to
 bench/results/pipeline-<UTC timestamp>.json.
 """
 
@@ -22,15 +30,17 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import platform
-import random
+import pstats
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -39,41 +49,51 @@ from pathlib import Path
 
 import pyarrow as pa
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError
 
 from ingest.publisher import Publisher
-from ingest.reference import community_ids
+from ingest.simulator import District, SimClock, Simulator
+from ingest.simulator.incidents import watchlist_records
 from pingan.provision import create_topics, prepare_warehouse
 from pingan.settings import Settings
 from pingan.stack import kafka
 from pingan.warehouse import Warehouse, open_warehouse
-from schemas.alerts import WatchlistCategory, WatchlistPlate
+from schemas.alerts import AlertType, WatchlistCategory, WatchlistPlate
 from schemas.codec import decode
-from schemas.events import (
-    AccessMethod,
-    Direction,
-    DoorAccess,
-    DoorKind,
-    Event,
-    PlateColour,
-    VehiclePassage,
-    utc_now,
+from schemas.events import Event, Record, VehiclePassage, utc_now
+from schemas.reference import DISTRICT_DEFAULT, RuleSettings
+from schemas.topics import (
+    ALERTS,
+    DEAD_LETTERS,
+    EVENT_TOPICS,
+    PASSAGES_BY_PLATE,
+    RULE_SETTINGS,
+    Topic,
 )
-from schemas.topics import ALERTS, DOOR_ACCESS, VEHICLE_PASSAGES, Topic
+from streams.rules.catalogue import all_rules
+from streams.rules.watchlist_plate import WatchlistPlateRule
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-EVENT_TOPICS = (VEHICLE_PASSAGES, DOOR_ACCESS)
 EVENT_TABLES = [str(t.table) for t in EVENT_TOPICS]
+WORKER_OUTPUTS = (ALERTS, DEAD_LETTERS, PASSAGES_BY_PLATE)
 BASELINE_GROUP = "pingan-bench-baseline"
-WORKER_GROUP = "pingan-bench-worker"
+SKELETON_RULE = WatchlistPlateRule.name
+ALL_VS_SKELETON_TARGET = 0.70
 KEPT_SETTINGS = frozenset({"PINGAN_CACHE_DIR", "PINGAN_KAFKA_VERSION"})
-PASSAGES_IN_FIVE = 3
-PLATE_CHARS = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+PROBE_PREFIX = "浙Z"
+"""Probe plates: the simulator's city letters stop at K, so no district plate starts so."""
 POLL_SECONDS = 0.2
 TICK_SECONDS = 0.02
 WAIT_TIMEOUT = 180.0
+HOT_SPOTS = 15
+WATCHLIST_SIGHTINGS_SQL = """
+SELECT sum(count) AS n FROM alerts FINAL WHERE alert_type = {alert_type:String}
+"""
+ALERTS_BY_TYPE_SQL = """
+SELECT alert_type, count() AS n FROM alerts FINAL GROUP BY alert_type ORDER BY alert_type
+"""
 LATENCY_SQL = """
 SELECT count() AS alerts,
        quantileExact(0.5)(ms) AS p50_ms,
@@ -81,8 +101,8 @@ SELECT count() AS alerts,
        max(ms) AS max_ms
 FROM (
     SELECT dateDiff('millisecond', source_received_at, raised_at) AS ms
-    FROM alerts
-    WHERE toUnixTimestamp64Milli(source_received_at) >= {since_ms:Int64}
+    FROM alerts FINAL
+    WHERE alert_type = {alert_type:String} AND startsWith(subject, {prefix:String})
 )
 """
 
@@ -90,12 +110,30 @@ FROM (
 @dataclass(frozen=True)
 class Options:
     events: int
+    span: int
     watchlist_every: int
     live_rate: float
     live_seconds: float
-    live_watchlist_every: int
-    watchlist_size: int = 50
+    live_warmup: float
+    live_probe_every: int
+    profile: bool
     seed: int = 1
+
+
+@dataclass(frozen=True)
+class Broker:
+    bootstrap: str
+    pid: int
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The events published before any consumer starts, and what they contain."""
+
+    events: list[Event]
+    incidents: int
+    incident_every: float
+    mix: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -107,14 +145,18 @@ class Throughput:
     events_per_second: float
     startup_seconds: float
     cpu_cores: dict[str, float]
+    load_average: float
+    """1-minute load average when the backlog was covered: other work on the machine."""
 
 
 @dataclass(frozen=True)
 class Latency:
-    """Event → alert (source_received_at → raised_at) for a steady stream to a caught-up worker."""
+    """Event → alert (source_received_at → raised_at) for the district at real time sent to
+    a caught-up worker; only probes after the warm-up count."""
 
     events: int
     events_per_second: float
+    warmup_seconds: float
     alerts: int
     alerts_expected: int
     p50_ms: int
@@ -123,104 +165,135 @@ class Latency:
 
 
 @dataclass(frozen=True)
-class Checks:
-    pipeline_rows: int
-    pipeline_rows_expected: int
-    baseline_rows: int
-    baseline_rows_expected: int
-    alerts: int
-    alerts_expected: int
-    dead_letters: int
-    worker_exit_code: int | None
-    worker_stop_seconds: float
+class HotSpot:
+    function: str
+    calls: int
+    own_seconds: float
+    cumulative_seconds: float
 
 
 @dataclass(frozen=True)
 class WorkerRun:
-    """What the pipeline phase measured, and what the worker left in its chDB."""
+    """What one worker phase measured, and what the worker left in its chDB."""
 
     throughput: Throughput
-    latency: Latency
     rows: int
-    alerts: int
+    rows_expected: int
+    watchlist_sightings: int
+    watchlist_sightings_expected: int
+    alerts_by_type: dict[str, int]
     dead_letters: int
     exit_code: int | None
     stop_seconds: float
+    latency: Latency | None = None
+    profile: list[HotSpot] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Report:
     events: int
-    passages: int
-    watchlisted_passages: int
+    span_seconds: int
+    mix: dict[str, int]
+    watchlist_incidents: int
+    reference_records: int
+    rules: list[str]
     producer_seconds: float
     producer_events_per_second: float
     baseline: Throughput
-    pipeline: Throughput
+    baseline_rows: int
+    skeleton: WorkerRun
+    all_rules: WorkerRun
+    all_rules_vs_skeleton: float
+    all_rules_vs_skeleton_target: float
+    skeleton_vs_baseline: float
     pipeline_vs_baseline: float
-    latency: Latency
-    checks: Checks
+    """All rules (the worker as shipped) against the baseline."""
+    profiled: bool
     machine: dict[str, object] = field(default_factory=dict)
+    load_average_at_end: float = 0.0
     wall_seconds: float = 0.0
 
 
-class EventSource:
-    """Vehicle passages (3 in 5) and door accesses; every `watch_every`-th passage is watched.
+def make_backlog(district: District, opts: Options) -> Backlog:
+    """`opts.events` everyday events over the past `opts.span` seconds with one watchlist
+    incident per `opts.watchlist_every` events, in one-second chunks each received at its
+    end, as gateways forwarding in real time would have sent them."""
+    clock = SimClock(utc_now() - timedelta(seconds=opts.span))
+    incident_every = opts.span * opts.watchlist_every / opts.events
+    simulator = Simulator(district, clock, incident_every=incident_every)
+    events: list[Event] = []
+    for second in range(opts.span):
+        count = opts.events * (second + 1) // opts.span - opts.events * second // opts.span
+        batch = simulator.batch(second, second + 1, count, received_at=clock.at(second + 1))
+        events += batch.events
+    mix = Counter(event.kind for event in events)
+    return Backlog(events, len(simulator.labels), incident_every, dict(mix.most_common()))
 
-    Events are stamped `received_at` when made, so events made just before publishing
-    measure event → alert latency.
-    """
+
+class LiveSource:
+    """The same district at real time; once `probing`, every `probe_every`-th everyday passage
+    carries the next probe plate, so each probe opens an alert of its own to time."""
 
     def __init__(
-        self, prefix: str, watch_every: int, watchlist: Sequence[WatchlistPlate], seed: int
+        self, district: District, incident_every: float, probes: Sequence[str], probe_every: int
     ) -> None:
-        self._prefix = prefix
-        self._watch_every = watch_every
-        self._watchlist = watchlist
-        self._rng = random.Random(seed)
-        self._communities = sorted(community_ids())
+        self._simulator = Simulator(district, SimClock(utc_now()), incident_every=incident_every)
+        self._watchlist = {entry.plate for entry in district.watchlist}
+        self._probes = probes
+        self._probe_every = probe_every
+        self.probing = False
+        self.asked = 0
         self.made = 0
         self.passages = 0
-        self.watched = 0
+        self.probed = 0
 
-    def take(self, count: int) -> list[Event]:
-        return [self._next() for _ in range(count)]
+    @property
+    def incidents(self) -> int:
+        return len(self._simulator.labels)
 
-    def _next(self) -> Event:
-        rng, now = self._rng, utc_now()
-        community = rng.choice(self._communities)
-        common = {
-            "event_id": f"{self._prefix}-{self.made}",
-            "community_id": community,
-            "occurred_at": now - timedelta(milliseconds=rng.randrange(2_000)),
-            "received_at": now,
-        }
-        self.made += 1
-        if self.made % 5 >= PASSAGES_IN_FIVE:
-            return DoorAccess(
-                **common,
-                door_id=f"{community}-door-{rng.randint(1, 40)}",
-                door_kind=rng.choice(list(DoorKind)),
-                method=rng.choice(list(AccessMethod)),
-                person_id=f"{community}-p{rng.randint(1, 3_000)}" if rng.random() < 0.9 else None,
-                granted=rng.random() < 0.97,
-            )
-        return VehiclePassage(
-            **common,
-            plate=self._plate(),
-            plate_colour=rng.choice(list(PlateColour)),
-            direction=rng.choice(list(Direction)),
-            gate_id=f"{community}-gate-{rng.randint(1, 3)}",
-            camera_id=f"{community}-cam-{rng.randint(1, 6)}",
-            confidence=round(rng.uniform(0.8, 1.0), 3),
-        )
+    def take(self, wall_from: float, wall_to: float, count: int) -> list[Event]:
+        """`count` everyday events over (wall_from, wall_to], plus incidents due by then."""
+        events = [self._probe(e) for e in self._simulator.events_between(wall_from, wall_to, count)]
+        self.asked += count
+        self.made += len(events)
+        return events
 
-    def _plate(self) -> str:
+    def _probe(self, event: Event) -> Event:
+        if not (self.probing and isinstance(event, VehiclePassage)):
+            return event
+        if event.plate in self._watchlist or self.probed == len(self._probes):
+            return event
         self.passages += 1
-        if self.passages % self._watch_every:
-            return "浙A" + "".join(self._rng.choices(PLATE_CHARS, k=5))
-        self.watched += 1
-        return self._watchlist[self.watched % len(self._watchlist)].plate
+        if self.passages % self._probe_every:
+            return event
+        self.probed += 1
+        return event.model_copy(update={"plate": self._probes[self.probed - 1]})
+
+
+def probe_plates(opts: Options) -> list[str]:
+    """Enough probes for every `live_probe_every`-th event after the warm-up."""
+    count = math.ceil(opts.live_rate * opts.live_seconds / opts.live_probe_every) + 1
+    return [f"{PROBE_PREFIX}{k:05d}" for k in range(count)]
+
+
+def probe_watchlist(plates: Sequence[str]) -> list[WatchlistPlate]:
+    return [
+        WatchlistPlate(
+            plate=plate,
+            category=WatchlistCategory.ATTENTION,
+            note="benchmark probe",
+            added_by="bench",
+            added_at=utc_now(),
+        )
+        for plate in plates
+    ]
+
+
+def reference_records(district: District) -> list[Record]:
+    """The district's residents, vehicles, devices and bracelets, for the rules that look them
+    up, once the simulator exposes them (`District.reference_records`); none until then."""
+    records = getattr(district, "reference_records", None)
+    return list(records()) if records is not None else []
 
 
 class Offsets:
@@ -239,9 +312,12 @@ class Offsets:
         await self._consumer.stop()
         await self._admin.close()
 
-    async def end(self, topics: Sequence[Topic]) -> int:
+    async def ends(self, topics: Sequence[Topic]) -> dict[TopicPartition, int]:
         partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
-        return sum((await self._consumer.end_offsets(partitions)).values())
+        return await self._consumer.end_offsets(partitions)
+
+    async def end(self, topics: Sequence[Topic]) -> int:
+        return sum((await self.ends(topics)).values())
 
     async def committed(self, group: str, topics: Sequence[Topic]) -> int:
         names = {t.name for t in topics}
@@ -251,19 +327,10 @@ class Offsets:
             return 0  # a fresh broker creates its offsets topic on the first group's request
         return sum(o.offset for tp, o in offsets.items() if tp.topic in names and o.offset > 0)
 
-
-def make_watchlist(size: int) -> list[WatchlistPlate]:
-    categories = list(WatchlistCategory)
-    return [
-        WatchlistPlate(
-            plate=f"浙Z{k:05d}",
-            category=categories[k % len(categories)],
-            note="benchmark",
-            added_by="bench",
-            added_at=utc_now(),
-        )
-        for k in range(size)
-    ]
+    async def truncate(self, topics: Sequence[Topic]) -> None:
+        """Delete every record so far: a fresh group then starts reading after them."""
+        ends = await self.ends(topics)
+        await self._admin.delete_records({tp: RecordsToDelete(end) for tp, end in ends.items()})
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
@@ -319,6 +386,7 @@ async def measure(
         events_per_second=(target - first_done) / seconds,
         startup_seconds=first_at - started,
         cpu_cores={name: (cpu[name] - first_cpu[name]) / seconds for name in pids},
+        load_average=os.getloadavg()[0],
     )
 
 
@@ -368,17 +436,17 @@ def row_count(warehouse: Warehouse, tables: Sequence[str]) -> int:
 
 
 async def run_baseline(
-    bootstrap: str, data_dir: Path, offsets: Offsets, target: int, broker_pid: int
+    broker: Broker, data_dir: Path, offsets: Offsets, target: int
 ) -> tuple[Throughput, int]:
     """Baseline throughput on a fresh chDB, and the rows it holds afterwards."""
-    settings = Settings(data_dir=data_dir, kafka_bootstrap=bootstrap)
+    settings = Settings(data_dir=data_dir, kafka_bootstrap=broker.bootstrap)
     warehouse = open_warehouse(settings)
     try:
         prepare_warehouse(warehouse, settings)
         started = time.monotonic()
         task = asyncio.create_task(
             baseline_consume(
-                bootstrap, warehouse, settings.sink_batch_size, settings.sink_batch_seconds
+                broker.bootstrap, warehouse, settings.sink_batch_size, settings.sink_batch_seconds
             )
         )
 
@@ -388,7 +456,7 @@ async def run_baseline(
                 raise RuntimeError("the baseline consumer stopped")
 
         try:
-            pids = {"consumer": os.getpid(), "broker": broker_pid}
+            pids = {"consumer": os.getpid(), "broker": broker.pid}
             throughput = await measure(offsets, BASELINE_GROUP, target, started, pids, check)
         finally:
             task.cancel()
@@ -406,19 +474,23 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def worker_process(bootstrap: str, data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`pingan worker --no-api` with its own data dir and group, stopped on the way out."""
+def worker_process(
+    bootstrap: str, data_dir: Path, group: str, profile: Path | None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`pingan worker --no-api` with its own data dir and group (under cProfile if `profile`),
+    stopped on the way out."""
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP": bootstrap,
         "PINGAN_DATA_DIR": str(data_dir),
-        "PINGAN_WORKER_ID": WORKER_GROUP,
+        "PINGAN_WORKER_ID": group,
         "PINGAN_API_PORT": str(free_port()),
     }
+    profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
     data_dir.mkdir(parents=True)
     with (data_dir / "worker.log").open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pingan.cli", "worker", "--no-api"],
+            [sys.executable, *profiler, "-m", "pingan.cli", "worker", "--no-api"],
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -452,121 +524,204 @@ def log_tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-async def steady_stream(bootstrap: str, source: EventSource, rate: float, seconds: float) -> float:
-    """Publish `rate` events/s for `seconds`, each made just before it is sent."""
+def hot_spots(profile: Path) -> list[HotSpot]:
+    """The functions the worker's main thread spent most of its own time in."""
+    stats = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]
+    rows = sorted(stats.items(), key=lambda item: item[1][2], reverse=True)[:HOT_SPOTS]
+    return [
+        HotSpot(f"{Path(file).name}:{line}({name})", calls, own, cumulative)
+        for (file, line, name), (_, calls, own, cumulative, _) in rows
+    ]
+
+
+async def steady_stream(bootstrap: str, source: LiveSource, opts: Options) -> float:
+    """Publish `live_rate` events/s for the warm-up, then probe for `live_seconds`.
+
+    The warm-up takes the alerts absence rules raise when event time jumps from the
+    backlog's end to now, so probes time a worker in its steady state.
+    """
     async with Publisher(bootstrap) as publisher:
         started = time.monotonic()
-        while (elapsed := time.monotonic() - started) < seconds:
-            await publisher.publish_many(source.take(int(elapsed * rate) - source.made))
+        done = 0.0
+        while (elapsed := time.monotonic() - started) < opts.live_warmup + opts.live_seconds:
+            source.probing = elapsed >= opts.live_warmup
+            count = int(elapsed * opts.live_rate) - source.asked
+            await publisher.publish_many(source.take(done, elapsed, count))
+            done = elapsed
             await asyncio.sleep(TICK_SECONDS)
         return time.monotonic() - started
 
 
-async def drain(offsets: Offsets, events: int, alerts: int, check: Callable[[], None]) -> None:
-    """Wait until the worker has committed every event published and every alert raised."""
-    for topics, target in ((EVENT_TOPICS, events), ((ALERTS,), alerts)):
-        async for _, done in commits(offsets, WORKER_GROUP, topics, check):
-            if done >= target:
-                break
+async def drain(offsets: Offsets, group: str, events: int, check: Callable[[], None]) -> None:
+    """Wait until the worker has committed every event published, then every alert raised:
+    the alerts topic's end is re-read until it stays put over a poll."""
+    async for _, done in commits(offsets, group, EVENT_TOPICS, check):
+        if done >= events:
+            break
+    last_end = -1
+    async for _, done in commits(offsets, group, (ALERTS,), check):
+        end = await offsets.end((ALERTS,))
+        if done >= end == last_end:
+            break
+        last_end = end
 
 
 def step(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-async def produce(bootstrap: str, watchlist: list[WatchlistPlate], events: list[Event]) -> float:
-    """Publish the watchlist, then the backlog; returns the seconds the backlog took."""
-    async with Publisher(bootstrap) as publisher:
-        await publisher.publish_many(watchlist)
+async def produce(broker: Broker, reference: Sequence[Record], events: Sequence[Event]) -> float:
+    """Publish the reference records, then the backlog; returns the seconds the backlog took."""
+    async with Publisher(broker.bootstrap) as publisher:
+        await publisher.publish_many(reference)
         started = time.perf_counter()
         await publisher.publish_many(events)
         return time.perf_counter() - started
 
 
-async def run_pipeline(
-    bootstrap: str,
+async def set_rules(bootstrap: str, disabled: Sequence[str]) -> None:
+    """District-wide rule settings disabling `disabled`; none at all (a tombstone) if empty."""
+    async with Publisher(bootstrap) as publisher:
+        if not disabled:
+            await publisher.publish_raw(RULE_SETTINGS, DISTRICT_DEFAULT.encode(), None)
+            return
+        await publisher.publish(
+            RuleSettings(
+                community_id=DISTRICT_DEFAULT,
+                rules={name: {"enabled": False} for name in disabled},
+                updated_by="bench",
+                updated_at=utc_now(),
+            )
+        )
+
+
+async def run_worker(
+    broker: Broker,
     data_dir: Path,
+    group: str,
     offsets: Offsets,
-    target: int,
-    broker_pid: int,
-    backlog: EventSource,
-    live: EventSource,
+    backlog: Backlog,
+    disabled: Sequence[str],
+    live: LiveSource | None,
     opts: Options,
 ) -> WorkerRun:
-    """Throughput on the backlog, then latency on a steady stream, then what chDB holds."""
-    with worker_process(bootstrap, data_dir) as proc:
+    """Throughput on the backlog with `disabled` rules off, then (with `live`) latency on the
+    district at real time, then what the worker left in its chDB."""
+    await offsets.truncate(WORKER_OUTPUTS)
+    await set_rules(broker.bootstrap, disabled)
+    target = await offsets.end(EVENT_TOPICS)
+    profile = data_dir.with_suffix(".prof") if opts.profile else None
+    live_seconds = 0.0
+    with worker_process(broker.bootstrap, data_dir, group, profile) as proc:
 
         def check() -> None:
             if proc.poll() is not None:
                 raise RuntimeError(f"the worker exited with {proc.returncode}")
 
-        pids = {"consumer": proc.pid, "broker": broker_pid}
-        throughput = await measure(offsets, WORKER_GROUP, target, time.monotonic(), pids, check)
-        step(f"latency phase: {opts.live_rate:,.0f} events/s for {opts.live_seconds:.0f} s")
-        since_ms = time.time_ns() // 1_000_000
-        live_seconds = await steady_stream(bootstrap, live, opts.live_rate, opts.live_seconds)
-        await drain(offsets, target + live.made, backlog.watched + live.watched, check)
+        pids = {"consumer": proc.pid, "broker": broker.pid}
+        throughput = await measure(offsets, group, target, time.monotonic(), pids, check)
+        if live is not None:
+            step(
+                f"latency phase: {opts.live_rate:,.0f} events/s, {opts.live_warmup:.0f} s "
+                f"warm-up, then probes for {opts.live_seconds:.0f} s"
+            )
+            live_seconds = await steady_stream(broker.bootstrap, live, opts)
+        await drain(offsets, group, await offsets.end(EVENT_TOPICS), check)
         step("stopping the worker")
         stop_seconds = await asyncio.to_thread(stop, proc)
     warehouse = open_warehouse(Settings(data_dir=data_dir))
     try:
-        latency = warehouse.query(LATENCY_SQL, {"since_ms": since_ms})[0]
-        return WorkerRun(
-            throughput=throughput,
-            latency=Latency(
+        watchlist = {"alert_type": AlertType.WATCHLIST_PLATE.value}
+        latency = None
+        if live is not None:
+            found = warehouse.query(LATENCY_SQL, watchlist | {"prefix": PROBE_PREFIX})[0]
+            latency = Latency(
                 events=live.made,
                 events_per_second=live.made / live_seconds,
-                alerts_expected=live.watched,
-                **latency,
-            ),
+                warmup_seconds=opts.live_warmup,
+                alerts_expected=live.probed,
+                **found,
+            )
+        return WorkerRun(
+            throughput=throughput,
             rows=row_count(warehouse, EVENT_TABLES),
-            alerts=row_count(warehouse, ["alerts"]),
+            rows_expected=len(backlog.events) + (live.made if live else 0),
+            watchlist_sightings=warehouse.query(WATCHLIST_SIGHTINGS_SQL, watchlist)[0]["n"],
+            watchlist_sightings_expected=backlog.incidents
+            + (live.incidents + live.probed if live else 0),
+            alerts_by_type={r["alert_type"]: r["n"] for r in warehouse.query(ALERTS_BY_TYPE_SQL)},
             dead_letters=row_count(warehouse, ["dead_letters"]),
             exit_code=proc.returncode,
             stop_seconds=stop_seconds,
+            latency=latency,
+            profile=hot_spots(profile) if profile else [],
         )
     finally:
         warehouse.close()
 
 
-async def bench(opts: Options, bootstrap: str, broker_pid: int, tmp: Path) -> Report:
-    await create_topics(bootstrap)
-    watchlist = make_watchlist(opts.watchlist_size)
-    backlog = EventSource("backlog", opts.watchlist_every, watchlist, opts.seed)
-    live = EventSource("live", opts.live_watchlist_every, watchlist, opts.seed + 1)
-    step(f"producing {opts.events:,} events and {len(watchlist)} watchlist plates")
-    produce_seconds = await produce(bootstrap, watchlist, backlog.take(opts.events))
-    async with Offsets(bootstrap) as offsets:
-        target = await offsets.end(EVENT_TOPICS)
+async def bench(opts: Options, broker: Broker, tmp: Path) -> Report:
+    await create_topics(broker.bootstrap)
+    rules = [rule.name for rule in all_rules()]
+    district = District.build(opts.seed)
+    step(f"drawing {opts.events:,} events from the district simulator")
+    backlog = make_backlog(district, opts)
+    probes = probe_plates(opts)
+    live = LiveSource(district, backlog.incident_every, probes, opts.live_probe_every)
+    reference = [
+        *watchlist_records(district, utc_now()),
+        *probe_watchlist(probes),
+        *reference_records(district),
+    ]
+    step(f"producing {len(reference):,} reference records and {len(backlog.events):,} events")
+    produce_seconds = await produce(broker, reference, backlog.events)
+    async with Offsets(broker.bootstrap) as offsets:
         step("baseline: aiokafka consumer → chDB")
         baseline, baseline_rows = await run_baseline(
-            bootstrap, tmp / "baseline", offsets, target, broker_pid
+            broker, tmp / "baseline", offsets, await offsets.end(EVENT_TOPICS)
         )
-        step("pipeline: pingan worker --no-api")
-        run = await run_pipeline(
-            bootstrap, tmp / "worker", offsets, target, broker_pid, backlog, live, opts
+        step(f"skeleton: pingan worker --no-api, only {SKELETON_RULE} on")
+        skeleton = await run_worker(
+            broker,
+            tmp / "skeleton",
+            "pingan-bench-skeleton",
+            offsets,
+            backlog,
+            [name for name in rules if name != SKELETON_RULE],
+            None,
+            opts,
         )
+        step(f"all rules: pingan worker --no-api, {len(rules)} rules on")
+        every = await run_worker(
+            broker,
+            tmp / "all-rules",
+            "pingan-bench-all-rules",
+            offsets,
+            backlog,
+            [],
+            live,
+            opts,
+        )
+    skeleton_rate = skeleton.throughput.events_per_second
+    all_rate = every.throughput.events_per_second
     return Report(
-        events=opts.events,
-        passages=backlog.passages,
-        watchlisted_passages=backlog.watched,
+        events=len(backlog.events),
+        span_seconds=opts.span,
+        mix=backlog.mix,
+        watchlist_incidents=backlog.incidents,
+        reference_records=len(reference),
+        rules=rules,
         producer_seconds=produce_seconds,
-        producer_events_per_second=opts.events / produce_seconds,
+        producer_events_per_second=len(backlog.events) / produce_seconds,
         baseline=baseline,
-        pipeline=run.throughput,
-        pipeline_vs_baseline=run.throughput.events_per_second / baseline.events_per_second,
-        latency=run.latency,
-        checks=Checks(
-            pipeline_rows=run.rows,
-            pipeline_rows_expected=opts.events + live.made,
-            baseline_rows=baseline_rows,
-            baseline_rows_expected=opts.events,
-            alerts=run.alerts,
-            alerts_expected=backlog.watched + live.watched,
-            dead_letters=run.dead_letters,
-            worker_exit_code=run.exit_code,
-            worker_stop_seconds=run.stop_seconds,
-        ),
+        baseline_rows=baseline_rows,
+        skeleton=skeleton,
+        all_rules=every,
+        all_rules_vs_skeleton=all_rate / skeleton_rate,
+        all_rules_vs_skeleton_target=ALL_VS_SKELETON_TARGET,
+        skeleton_vs_baseline=skeleton_rate / baseline.events_per_second,
+        pipeline_vs_baseline=all_rate / baseline.events_per_second,
+        profiled=opts.profile,
     )
 
 
@@ -595,13 +750,13 @@ def isolate_environment() -> None:
 
 
 @contextlib.contextmanager
-def local_broker(data_dir: Path) -> Iterator[tuple[str, int]]:
-    """A broker of our own on free ports: (bootstrap, pid); stopped on the way out."""
+def local_broker(data_dir: Path) -> Iterator[Broker]:
+    """A broker of our own on free ports; stopped on the way out."""
     ports = {"kafka_port": free_port(), "kafka_controller_port": free_port()}
     settings = Settings(data_dir=data_dir, **ports)
     try:
         bootstrap = kafka.up(settings)
-        yield bootstrap, kafka.status(settings)["pid"]
+        yield Broker(bootstrap, kafka.status(settings)["pid"])
     finally:
         kafka.down(settings)
 
@@ -611,63 +766,109 @@ def check_mark(found: int, expected: int) -> str:
 
 
 def render(r: Report, path: Path) -> str:
-    b, p, lat, c = r.baseline, r.pipeline, r.latency, r.checks
-    header = f"{'':28}{'events':>10}{'seconds':>10}{'events/s':>11}{'start-up s':>12}  CPU cores"
-    rows = [
-        f"{'producer (Publisher)':28}{r.events:>10,}{r.producer_seconds:>10.2f}"
+    s, a, lat = r.skeleton, r.all_rules, r.all_rules.latency
+    assert lat is not None
+    header = (
+        f"{'':30}{'events':>10}{'seconds':>10}{'events/s':>11}{'start-up s':>12}"
+        f"{'load':>6}  CPU cores"
+    )
+    throughputs = (
+        ("baseline (aiokafka → chDB)", r.baseline),
+        (f"skeleton ({SKELETON_RULE} only)", s.throughput),
+        (f"all rules ({len(r.rules)})", a.throughput),
+    )
+    met = "met" if r.all_rules_vs_skeleton >= r.all_rules_vs_skeleton_target else "NOT MET"
+    lines = [
+        f"Pingan pipeline benchmark: {r.events:,} simulated events over the past "
+        f"{r.span_seconds} s, {r.watchlist_incidents} watchlist incidents, "
+        f"{r.reference_records:,} reference records; {r.machine['nproc']} cores, "
+        f"load average at start {r.machine['loadavg_at_start'][0]:.1f}",
+        "mix: " + ", ".join(f"{kind} {n:,}" for kind, n in r.mix.items()),
+        f"rules: {', '.join(r.rules)}",
+        *(["WORKERS RAN UNDER cProfile: their figures are not comparable"] if r.profiled else []),
+        header,
+        f"{'producer (Publisher)':30}{r.events:>10,}{r.producer_seconds:>10.2f}"
         f"{r.producer_events_per_second:>11,.0f}",
         *(
-            f"{name:28}{t.events:>10,}{t.seconds:>10.2f}{t.events_per_second:>11,.0f}"
-            f"{t.startup_seconds:>12.1f}  {t.cpu_cores['consumer']:.2f} consumer, "
-            f"{t.cpu_cores['broker']:.2f} broker"
-            for name, t in (("baseline (aiokafka → chDB)", b), ("pipeline (pingan worker)", p))
+            f"{name:30}{t.events:>10,}{t.seconds:>10.2f}{t.events_per_second:>11,.0f}"
+            f"{t.startup_seconds:>12.1f}{t.load_average:>6.1f}  "
+            f"{t.cpu_cores['consumer']:.2f} consumer, {t.cpu_cores['broker']:.2f} broker"
+            for name, t in throughputs
         ),
-        f"{'pipeline / baseline':28}{'':20}{r.pipeline_vs_baseline:>11.2f}x",
+        f"{'all rules / skeleton':30}{'':20}{r.all_rules_vs_skeleton:>11.2f}x"
+        f"  (target ≥ {r.all_rules_vs_skeleton_target:.2f}: {met})",
+        f"{'skeleton / baseline':30}{'':20}{r.skeleton_vs_baseline:>11.2f}x",
+        f"{'all rules / baseline':30}{'':20}{r.pipeline_vs_baseline:>11.2f}x",
+        "(throughput is first to last commit of the consumer group; start-up is before; "
+        "load is the 1-min load average at the end)",
+        f"latency, all rules: {lat.events:,} events at {lat.events_per_second:,.0f}/s "
+        f"({lat.warmup_seconds:.0f} s warm-up), probe alerts "
+        f"{check_mark(lat.alerts, lat.alerts_expected)}: "
+        f"p50 {lat.p50_ms} ms, p99 {lat.p99_ms} ms, max {lat.max_ms} ms",
+        *(
+            f"alerts, {name}: "
+            + (", ".join(f"{kind} {n:,}" for kind, n in run.alerts_by_type.items()) or "none")
+            for name, run in (("skeleton", s), ("all rules", a))
+        ),
+        f"rows, baseline: {check_mark(r.baseline_rows, r.events)}",
+        f"rows, skeleton: {check_mark(s.rows, s.rows_expected)}; "
+        f"all rules (backlog + latency phase): {check_mark(a.rows, a.rows_expected)}",
+        f"watchlist sightings, skeleton: "
+        f"{check_mark(s.watchlist_sightings, s.watchlist_sightings_expected)}; all rules: "
+        f"{check_mark(a.watchlist_sightings, a.watchlist_sightings_expected)}",
+        f"dead letters: skeleton {s.dead_letters}, all rules {a.dead_letters}",
+        f"workers stopped in {s.stop_seconds:.1f} s (exit {s.exit_code}) and "
+        f"{a.stop_seconds:.1f} s (exit {a.exit_code}); load average at end "
+        f"{r.load_average_at_end:.1f}; wall time {r.wall_seconds:.0f} s",
     ]
-    return "\n".join(
-        [
-            f"Pingan pipeline benchmark: {r.events:,} events ({r.passages:,} vehicle passages, "
-            f"{r.watchlisted_passages} watchlisted), {r.machine['nproc']} cores, "
-            f"load average at start {r.machine['loadavg_at_start'][0]:.1f}",
-            header,
-            *rows,
-            "(throughput is first to last commit of the consumer group; start-up is before)",
-            f"latency phase: {lat.events:,} events at {lat.events_per_second:,.0f}/s, "
-            f"alerts {check_mark(lat.alerts, lat.alerts_expected)}: "
-            f"p50 {lat.p50_ms} ms, p99 {lat.p99_ms} ms, max {lat.max_ms} ms",
-            f"rows, pipeline (backlog + latency phase): "
-            f"{check_mark(c.pipeline_rows, c.pipeline_rows_expected)}",
-            f"rows, baseline: {check_mark(c.baseline_rows, c.baseline_rows_expected)}",
-            f"alerts, all: {check_mark(c.alerts, c.alerts_expected)}; "
-            f"dead letters: {c.dead_letters}",
-            f"worker stopped in {c.worker_stop_seconds:.1f} s (exit {c.worker_exit_code}); "
-            f"wall time {r.wall_seconds:.0f} s",
-            f"written to {path}",
-        ]
-    )
+    for name, run in (("skeleton", s), ("all rules", a)):
+        if run.profile:
+            lines.append(f"worker main thread, {name}: own s, cumulative s, calls, function")
+            lines += [
+                f"  {h.own_seconds:8.2f}{h.cumulative_seconds:9.2f}{h.calls:>10,}  {h.function}"
+                for h in run.profile
+            ]
+    lines.append(f"written to {path}")
+    return "\n".join(lines)
 
 
 def save(report: Report) -> Path:
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"pipeline-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(asdict(report), indent=2) + "\n")
+    path.write_text(json.dumps(asdict(report), indent=2, ensure_ascii=False) + "\n")
     return path
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--events", type=int, default=200_000, help="backlog size")
+    parser.add_argument("--events", type=int, default=100_000, help="backlog size")
     parser.add_argument(
-        "--watchlist-every", type=int, default=1_000, help="one backlog passage in N is watched"
+        "--span", type=int, default=300, help="seconds of event time the backlog covers, to now"
+    )
+    parser.add_argument(
+        "--watchlist-every",
+        type=int,
+        default=1_000,
+        help="one simulator watchlist incident per N backlog events",
     )
     parser.add_argument("--live-rate", type=float, default=1_000.0, help="latency phase events/s")
-    parser.add_argument("--live-seconds", type=float, default=20.0, help="latency phase length")
     parser.add_argument(
-        "--live-watchlist-every",
+        "--live-seconds", type=float, default=20.0, help="latency phase length, after warm-up"
+    )
+    parser.add_argument(
+        "--live-warmup", type=float, default=5.0, help="latency phase seconds before probing"
+    )
+    parser.add_argument(
+        "--live-probe-every",
         type=int,
-        default=50,
-        help="one latency-phase passage in N is watched (more alerts than the backlog's rate)",
+        default=20,
+        help="one latency-phase passage in N carries a probe plate",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the workers under cProfile and print their hot spots (slows them down)",
     )
     return Options(**vars(parser.parse_args(argv)))
 
@@ -680,10 +881,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     started, machine_info = time.monotonic(), machine()
     with tempfile.TemporaryDirectory(prefix="pingan-bench-") as tmp:
         step("starting a Kafka broker")
-        with local_broker(Path(tmp) / "broker") as (bootstrap, broker_pid):
-            report = asyncio.run(bench(opts, bootstrap, broker_pid, Path(tmp)))
+        with local_broker(Path(tmp) / "broker") as broker:
+            report = asyncio.run(bench(opts, broker, Path(tmp)))
             step("stopping the broker")
-    report = replace(report, machine=machine_info, wall_seconds=time.monotonic() - started)
+    report = replace(
+        report,
+        machine=machine_info,
+        load_average_at_end=os.getloadavg()[0],
+        wall_seconds=time.monotonic() - started,
+    )
     print(render(report, save(report)))
 
 

@@ -114,7 +114,7 @@ def by_size(reference: Reference) -> dict[int, tuple[np.ndarray, list[WatchlistF
     groups: dict[int, list[WatchlistFace]] = {}
     for face in reference.watchlist_faces():
         groups.setdefault(len(face.embedding), []).append(face)
-    index = {}
+    index: dict[int, tuple[np.ndarray, list[WatchlistFace]]] = {}
     for size, faces in groups.items():
         matrix = np.asarray([f.embedding for f in faces], dtype=np.float32)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)

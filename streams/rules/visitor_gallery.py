@@ -7,7 +7,8 @@ one rule): the same face at two units, or under two rules, gets two ids. Centroi
 stored as base64 float16 (344 characters for 128 dimensions) because states are rewritten
 as JSON after every event.
 
-Also here: where a face camera looks, which the visitor rules key on.
+Also here: where a face camera looks (the visitor rules key on unit doors), and how lists of
+visitor ids are named in explanations.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ def test_same_crowd_arriving_together_on_three_days_raises_one_high_alert() -> N
     assert "10 came on 2+ days" in alert.explanation
     assert visitor_id(first_day[0].event_id) in alert.explanation
     assert "疑似传销聚集" in alert.explanation_zh
-    assert [e.event_id for e in alert.evidence][0] == first_day[0].event_id
+    assert alert.evidence[0].event_id == first_day[0].event_id
     assert len(alert.evidence) == 4
     assert "11-20: 15 unknown visitors" in alert.evidence[0].summary
 

@@ -1,4 +1,6 @@
-"""Rule state survives a crash: SIGKILL mid multi-day MLM window and mid cloned-plate pair.
+"""The rule engine on real parts: state survives a SIGKILL, thresholds change at run time.
+
+SIGKILL lands mid multi-day MLM window and mid cloned-plate pair.
 
 The worker's local RocksDB is deleted after the kill, so the tables can only come back
 from their changelog topics; each incident must still alert exactly once.
@@ -20,14 +22,17 @@ from pingan.settings import Settings
 from pingan.warehouse import open_warehouse
 from schemas.events import (
     BoundingBox,
+    CameraAnalytics,
+    CameraAnalyticsKind,
     Direction,
     Event,
     FaceCapture,
     PlateColour,
+    Record,
     VehiclePassage,
     utc_now,
 )
-from schemas.reference import distance_km
+from schemas.reference import RuleSettings, distance_km
 from schemas.topics import ALERTS, EVENT_TOPICS, PASSAGES_BY_PLATE
 from tests.conftest import WorkerProcess, eventually, group_caught_up
 
@@ -145,3 +150,49 @@ def test_state_recovers_from_changelogs_after_sigkill(
     assert len(alerts_of(worker_process, "MLM_GATHERING", UNIT)) == 1
     (cloned,) = alerts_of(worker_process, "CLONED_PLATE", plate)
     assert cloned["count"] == 1
+
+
+def sighting(community: str, camera: str, at: datetime) -> CameraAnalytics:
+    return CameraAnalytics(
+        event_id=f"dog-{uuid.uuid4()}",
+        community_id=community,
+        occurred_at=at,
+        received_at=at,
+        camera_id=camera,
+        analytics_kind=CameraAnalyticsKind.STRAY_DOG,
+        snapshot_refs=["snapshots/dog.jpg"],
+        confidence=0.9,
+    )
+
+
+def test_thresholds_change_at_run_time_per_community(
+    worker_process: WorkerProcess, kafka_bootstrap: str
+) -> None:
+    """c05 lowers the stray-dog threshold to one sighting while the worker runs; c06 keeps 3."""
+    worker_process.start()
+    settings = RuleSettings(
+        community_id="c05",
+        rules={"stray_dog": {"min_sightings": 1}},
+        updated_by="test",
+        updated_at=utc_now(),
+    )
+    asyncio.run(publish_records(kafka_bootstrap, [settings]))
+    now = utc_now()
+    for n in range(2):
+        at = now - timedelta(minutes=30 - 10 * n)
+        asyncio.run(
+            publish(
+                kafka_bootstrap,
+                [sighting("c05", f"c05-pub{n + 1}", at), sighting("c06", f"c06-pub{n + 1}", at)],
+            )
+        )
+        eventually(lambda: caught_up(kafka_bootstrap, worker_process), timeout=60)
+    worker_process.stop()
+
+    assert len(alerts_of(worker_process, "STRAY_DOG", "c05")) == 1
+    assert alerts_of(worker_process, "STRAY_DOG", "c06") == []
+
+
+async def publish_records(bootstrap: str, records: list[Record]) -> None:
+    async with Publisher(bootstrap) as publisher:
+        await publisher.publish_many(records)

@@ -40,7 +40,15 @@ from graphql_api.types import (
     alert_connection,
     passage_connection,
 )
-from pingan.rule_settings_cli import (
+from pingan.settings import get_settings
+from schemas import alerts as alert_records
+from schemas import reference
+from schemas.alerts import AlertStatus, WatchlistCategory
+from schemas.events import Record, utc_now
+from schemas.reference import DISTRICT_DEFAULT
+from schemas.topics import WATCHLIST_PLATES
+from streams.rule_settings import (
+    RuleSettingsError,
     SettingsUnavailable,
     checked_community,
     effective,
@@ -49,14 +57,6 @@ from pingan.rule_settings_cli import (
     rule_named,
     with_overrides,
 )
-from pingan.settings import get_settings
-from schemas import alerts as alert_records
-from schemas import reference
-from schemas.alerts import AlertStatus, WatchlistCategory
-from schemas.events import Record, utc_now
-from schemas.reference import DISTRICT_DEFAULT
-from schemas.topics import WATCHLIST_PLATES
-from streams.rule_settings import RuleSettingsError
 from streams.rules.catalogue import all_rules
 
 log = logging.getLogger(__name__)

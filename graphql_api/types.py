@@ -15,11 +15,11 @@ from strawberry.scalars import JSON
 
 from graphql_api.criteria import AlertCriteria
 from graphql_api.pagination import Cursor, Page, encode_cursor
-from pingan.rule_settings_cli import RuleView, Scope
 from schemas import alerts as alert_records
 from schemas import events, reference
 from schemas.alerts import AlertStatus, AlertType, Severity, SubjectKind, WatchlistCategory
 from schemas.events import Direction, PlateColour
+from streams.rule_settings import RuleView, Scope
 
 strawberry.enum(AlertType, description="What kind of rule raised an alert.")
 strawberry.enum(SubjectKind, description="What an alert is about; its subject is that thing's id.")

@@ -1,96 +1,45 @@
-"""`pingan rules`: read and change rule thresholds per community, and what the API shares of it.
+"""`pingan rules`: read and change rule thresholds per community from the terminal.
 
 Settings live on the compacted topic `pingan.config.rules`, one record per community (`*`
 is the district default). A change is a new record for that community, so running workers
 apply it to the next event without a restart. Changes are validated here, before they
 are published, because a worker only logs and ignores an override it cannot use.
+
+Resolution, validation and reading the topic live in `streams.rule_settings` (shared
+with the API); this module parses PARAM=VALUE, renders and publishes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Iterable
 from typing import Any, NoReturn
 
 import click
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from ingest.publisher import Publisher
 from ingest.reference import community_ids
 from pingan.settings import get_settings
-from schemas.codec import DecodeError, decode
 from schemas.events import utc_now
 from schemas.reference import DISTRICT_DEFAULT, RuleSettings
 from schemas.topics import RULE_SETTINGS
-from streams.rule_settings import RuleSettingsError, validated
+from streams.rule_settings import (
+    RuleSettingsError,
+    RuleView,
+    Scope,
+    SettingsUnavailable,
+    checked_community,
+    effective,
+    merged_overrides,
+    read_rule_settings,
+    rule_named,
+    with_overrides,
+)
 from streams.rules.catalogue import all_rules
-from streams.rules.rule import Rule
-
-log = logging.getLogger(__name__)
-
-READ_TIMEOUT_SECONDS = 15.0
-
-SettingsByCommunity = Mapping[str, RuleSettings]
-
-
-class Scope(StrEnum):
-    """Where a parameter's effective value comes from."""
-
-    DEFAULT = "default"
-    DISTRICT = "district"
-    COMMUNITY = "community"
-
-
-class SettingsUnavailable(Exception):
-    """The settings topic could not be read to its end; the message names the broker."""
-
-
-@dataclass(frozen=True)
-class EffectiveParameter:
-    name: str
-    value: Any
-    default: Any
-    source: Scope
-    overrides: Mapping[Scope, Any] = field(default_factory=dict)
-    """The values set at district and community level, whether or not they won."""
-
-    @property
-    def overridden(self) -> bool:
-        return self.source is not Scope.DEFAULT
-
-
-@dataclass(frozen=True)
-class RuleView:
-    """One rule's thresholds as they apply to a community (or to the district default)."""
-
-    rule: Rule[Any, Any]
-    community_id: str
-    parameters: list[EffectiveParameter]
-    ignored: list[str]
-    """Overrides a worker ignores because they do not validate (hand-made records)."""
-
-
-def rule_named(name: str, rules: Sequence[Rule[Any, Any]] | None = None) -> Rule[Any, Any]:
-    known = {rule.name: rule for rule in (all_rules() if rules is None else rules)}
-    if name not in known:
-        raise RuleSettingsError(f"unknown rule {name!r}; rules: {', '.join(sorted(known))}")
-    return known[name]
-
-
-def checked_community(community_id: str, known: Iterable[str]) -> str:
-    if community_id != DISTRICT_DEFAULT and community_id not in set(known):
-        raise RuleSettingsError(
-            f"unknown community id {community_id!r}; use {DISTRICT_DEFAULT!r} for the "
-            "district default"
-        )
-    return community_id
 
 
 def parse_value(text: str) -> Any:
@@ -112,141 +61,6 @@ def parse_assignments(assignments: Iterable[str]) -> dict[str, Any]:
             raise RuleSettingsError(f"{name} is given twice")
         params[name] = parse_value(text)
     return params
-
-
-def _layer(settings: SettingsByCommunity, community_id: str, rule_name: str) -> dict[str, Any]:
-    record = settings.get(community_id)
-    return dict(record.rules.get(rule_name, {})) if record is not None else {}
-
-
-def effective(rule: Rule[Any, Any], settings: SettingsByCommunity, community_id: str) -> RuleView:
-    """Resolve defaults ← district ← community exactly as the engine's RuleThresholds does:
-    a layer that does not validate on top of the ones below is skipped as a whole."""
-    scopes = [(Scope.DISTRICT, DISTRICT_DEFAULT)]
-    if community_id != DISTRICT_DEFAULT:
-        scopes.append((Scope.COMMUNITY, community_id))
-    overrides: dict[str, Any] = {}
-    sources: dict[str, Scope] = {}
-    layers: dict[Scope, dict[str, Any]] = {}
-    ignored: list[str] = []
-    for scope, scope_id in scopes:
-        layer = _layer(settings, scope_id, rule.name)
-        layers[scope] = layer
-        try:
-            validated(rule, {**overrides, **layer})
-        except RuleSettingsError as exc:
-            ignored.append(f"{scope} overrides ({scope_id}) ignored: {exc}")
-            continue
-        overrides.update(layer)
-        sources.update(dict.fromkeys(layer, scope))
-    values = rule.Config(**overrides).model_dump(mode="json")
-    defaults = rule.Config().model_dump(mode="json")
-    parameters = [
-        EffectiveParameter(
-            name=name,
-            value=values[name],
-            default=defaults[name],
-            source=sources.get(name, Scope.DEFAULT),
-            overrides={scope: layer[name] for scope, layer in layers.items() if name in layer},
-        )
-        for name in rule.Config.model_fields
-    ]
-    return RuleView(rule, community_id, parameters, ignored)
-
-
-def merged_overrides(
-    rule: Rule[Any, Any],
-    settings: SettingsByCommunity,
-    community_id: str,
-    params: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The community's overrides of `rule` with `params` applied, validated on top of the
-    district's (a community's values must hold with what it inherits), as stored values."""
-    if not params:
-        raise RuleSettingsError("no parameters given")
-    unknown = sorted(set(params) - set(rule.Config.model_fields))
-    if unknown:
-        raise RuleSettingsError(
-            f"{rule.name} has no parameter(s) {', '.join(unknown)}; "
-            f"its parameters: {', '.join(rule.Config.model_fields)}"
-        )
-    layer = {**_layer(settings, community_id, rule.name), **params}
-    inherited: dict[str, Any] = {}
-    if community_id != DISTRICT_DEFAULT:
-        district = _layer(settings, DISTRICT_DEFAULT, rule.name)
-        try:
-            validated(rule, district)
-            inherited = district
-        except RuleSettingsError:
-            pass
-    config = validated(rule, {**inherited, **layer})
-    return config.model_dump(mode="json", include=set(layer))
-
-
-def with_overrides(
-    settings: SettingsByCommunity,
-    community_id: str,
-    rule_name: str,
-    overrides: Mapping[str, Any] | None,
-    updated_by: str,
-) -> RuleSettings:
-    """The community's next record: its other rules untouched, `rule_name` replaced
-    (or dropped when `overrides` is None)."""
-    current = settings.get(community_id)
-    rules = {name: dict(values) for name, values in (current.rules if current else {}).items()}
-    if overrides is None:
-        rules.pop(rule_name, None)
-    else:
-        rules[rule_name] = dict(overrides)
-    return RuleSettings(
-        community_id=community_id, rules=rules, updated_by=updated_by, updated_at=utc_now()
-    )
-
-
-async def read_rule_settings(
-    bootstrap: str, timeout: float = READ_TIMEOUT_SECONDS
-) -> dict[str, RuleSettings]:
-    """Every community's current record: the compacted topic read once, without a group."""
-    partitions = [TopicPartition(RULE_SETTINGS.name, p) for p in range(RULE_SETTINGS.partitions)]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        client_id="pingan-rule-settings",
-    )
-    records: dict[str, RuleSettings] = {}
-    try:
-        async with asyncio.timeout(timeout):
-            await consumer.start()
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            end = await consumer.end_offsets(partitions)
-            while any([await consumer.position(tp) < offset for tp, offset in end.items()]):
-                batches = await consumer.getmany(*partitions, timeout_ms=200)
-                for messages in batches.values():
-                    for message in messages:
-                        _apply(records, message.key, message.value)
-    except (KafkaError, TimeoutError) as exc:
-        raise SettingsUnavailable(
-            f"could not read {RULE_SETTINGS.name} from Kafka at {bootstrap}: "
-            f"{exc or type(exc).__name__}"
-        ) from None
-    finally:
-        await consumer.stop()
-    return records
-
-
-def _apply(records: dict[str, RuleSettings], key: bytes | None, value: bytes | None) -> None:
-    if key is None:
-        return
-    community_id = key.decode(errors="replace")
-    if value is None:
-        records.pop(community_id, None)
-        return
-    try:
-        records[community_id] = decode(value, RuleSettings)
-    except DecodeError as exc:
-        log.warning("ignoring unreadable rule settings for %s: %s", community_id, exc.reason)
 
 
 def view_json(view: RuleView) -> dict[str, Any]:
@@ -372,7 +186,7 @@ def set_(community_id: str, rule_name: str, assignments: tuple[str, ...]) -> Non
     """
     community_id = _checked_community(community_id)
     try:
-        rule = rule_named(rule_name)
+        rule = rule_named(rule_name, all_rules())
         params = parse_assignments(assignments)
     except RuleSettingsError as exc:
         _fail(str(exc))

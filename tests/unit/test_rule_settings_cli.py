@@ -11,20 +11,20 @@ from click.testing import CliRunner
 from pydantic import Field
 
 from pingan import rule_settings_cli as cli
-from pingan.rule_settings_cli import (
+from pingan.rule_settings_cli import parse_assignments, parse_value
+from schemas.alerts import AlertType
+from schemas.events import Event, VehiclePassage
+from schemas.reference import RuleSettings
+from streams.rule_settings import (
+    RuleSettingsError,
+    RuleThresholds,
     Scope,
     checked_community,
     effective,
     merged_overrides,
-    parse_assignments,
-    parse_value,
     rule_named,
     with_overrides,
 )
-from schemas.alerts import AlertType
-from schemas.events import Event, VehiclePassage
-from schemas.reference import RuleSettings
-from streams.rule_settings import RuleSettingsError, RuleThresholds
 from streams.rules.rule import Outcome, Reference, Rule, RuleConfig, RuleState
 
 AT = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -159,20 +159,43 @@ def test_effective_values_come_from_community_then_district_then_defaults() -> N
     assert district["max_speed_kmh"] == 100.0
 
 
-def test_an_invalid_layer_is_ignored_as_the_engine_ignores_it() -> None:
+def test_an_invalid_layer_is_shown_as_ignored() -> None:
     settings = _settings(
         district={"speed": {"max_speed_kmh": 100}},
         c01={"speed": {"max_speed_kmh": -1, "gates": ["g1"]}},
     )
     view = effective(RULE, settings, "c01")
-    thresholds = RuleThresholds([RULE])
-    thresholds.refresh(list(settings.values()))
-    engine = thresholds.config(RULE, "c01").model_dump(mode="json")
-    assert {p.name: p.value for p in view.parameters} == engine
-    assert engine["max_speed_kmh"] == 100.0
+    by_name = {p.name: p for p in view.parameters}
+    assert (by_name["max_speed_kmh"].value, by_name["max_speed_kmh"].source) == (
+        100.0,
+        Scope.DISTRICT,
+    )
+    assert (by_name["gates"].value, by_name["gates"].source) == ([], Scope.DEFAULT)
     [problem] = view.ignored
     assert "community overrides (c01) ignored" in problem
     assert "max_speed_kmh" in problem
+
+
+def test_thresholds_log_and_skip_an_invalid_layer_and_cache_until_refreshed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = _settings(
+        district={"speed": {"max_speed_kmh": 100}},
+        c01={"speed": {"max_speed_kmh": -1, "gates": ["g1"]}},
+    )
+    thresholds = RuleThresholds([RULE])
+    thresholds.refresh(list(settings.values()))
+    with caplog.at_level("ERROR", logger="streams.rule_settings"):
+        config = thresholds.config(RULE, "c01")
+    assert config.model_dump(mode="json")["max_speed_kmh"] == 100.0
+    assert config.model_dump(mode="json")["gates"] == []
+    [record] = caplog.records
+    assert "ignoring rule settings for speed in c01" in record.getMessage()
+    assert thresholds.config(RULE, "c01") is config
+    assert thresholds.config(RULE, "*").model_dump(mode="json")["max_speed_kmh"] == 100.0
+
+    thresholds.refresh(list(_settings(c01={"speed": {"max_speed_kmh": 80}}).values()))
+    assert thresholds.config(RULE, "c01").model_dump(mode="json")["max_speed_kmh"] == 80.0
 
 
 def test_community_values_are_validated_together_with_what_they_inherit() -> None:

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     sink_batch_seconds: float = Field(
         default=0.5, description="max wait before a partial batch is written"
     )
+    urgent_batch_seconds: float = Field(
+        default=0.1,
+        description="max batch wait for fence alarms and bracelet readings (SOS)",
+    )
     max_clock_skew_seconds: float = Field(
         default=300.0, description="events stamped further in the future are dead-lettered"
     )

@@ -19,12 +19,15 @@ from schemas.codec import encode
 from schemas.events import Event, VehiclePassage
 from schemas.topics import (
     ALERTS,
+    BRACELET_READINGS,
     DEAD_LETTERS,
     EVENT_TOPICS,
     PASSAGES_BY_PLATE,
+    PERIMETER_ALARMS,
     VEHICLE_PASSAGES,
     Topic,
 )
+from streams.changelog import ChangelogWriter
 from streams.dead_letters import DeadLetter
 from streams.engine import Arrival, RuleEngine, acting_for
 from streams.intake import Intake
@@ -37,6 +40,9 @@ from streams.sink import Message, SinkStats, TableSink
 log = logging.getLogger(__name__)
 
 OFFICER_STATUSES = frozenset({AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED})
+URGENT_TOPICS = frozenset({PERIMETER_ALARMS.name, BRACELET_READINGS.name})
+"""A fence alarm or an SOS must reach the officer's phone within a second: these topics
+wait `urgent_batch_seconds` for a batch instead of `sink_batch_seconds`."""
 
 
 class Pipeline:
@@ -62,6 +68,7 @@ class Pipeline:
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
             broker_commit_interval=1.0,
+            producer_linger=0.005,
             datadir=str(settings.data_dir / "faust"),
             web_enabled=True,
             web_bind=settings.api_host,
@@ -73,6 +80,8 @@ class Pipeline:
         self.follower = ReferenceFollower(settings.bootstrap, self.reference)
         self.app.add_dependency(self.follower)
         self.thresholds = RuleThresholds(self.rules)
+        self.changelog = ChangelogWriter(settings.bootstrap)
+        self.app.add_dependency(self.changelog)
         self._settings_version = -1
         self.dead_letter_topic = self.topic(DEAD_LETTERS)
         self.alerts_topic = self.topic(ALERTS)
@@ -87,6 +96,7 @@ class Pipeline:
             self._send_alert,
             lateness,
             {t.record: t.name for t in EVENT_TOPICS if t.record is not None},
+            self.changelog,
         )
         self.plate_rules = RuleEngine(
             self.app,
@@ -97,6 +107,7 @@ class Pipeline:
             self._send_alert,
             lateness,
             {VehiclePassage: PASSAGES_BY_PLATE.name},
+            self.changelog,
         )
         self.sinks: list[TableSink] = []
         for spec in EVENT_TOPICS:
@@ -122,18 +133,18 @@ class Pipeline:
         self.sinks.append(sink)
         return sink
 
-    def _batches(self, stream: faust.StreamT[bytes]) -> Any:
-        return stream.take_events(
-            self.settings.sink_batch_size, within=self.settings.sink_batch_seconds
-        )
+    def _batches(self, stream: faust.StreamT[bytes], urgent: bool = False) -> Any:
+        within = self.settings.urgent_batch_seconds if urgent else self.settings.sink_batch_seconds
+        return stream.take_events(self.settings.sink_batch_size, within=within)
 
     def _register_event_topic(self, spec: Topic) -> None:
         sink = self._sink(spec)
         forward = spec is VEHICLE_PASSAGES
+        urgent = spec.name in URGENT_TOPICS
 
         async def process(stream: faust.StreamT[bytes]) -> None:
             await self.follower.loaded.wait()
-            async for events in self._batches(stream):
+            async for events in self._batches(stream, urgent):
                 messages = _messages(events)
                 decoded = [sink.decode(m) for m in messages]
                 arrivals = [
@@ -162,6 +173,7 @@ class Pipeline:
                     if isinstance(record, Alert) and record.status in OFFICER_STATUSES:
                         with acting_for(source):
                             self.community_rules.book.officer_update(record)
+                await self.changelog.flush()
                 await sink.write(messages, decoded)
 
         self.app.agent(self.topic(ALERTS), name="sink-alerts")(write_alerts)

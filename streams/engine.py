@@ -24,13 +24,14 @@ from typing import Any
 
 import faust
 import orjson
-from faust.streams import _current_event
+from faust.streams import _current_event, current_event
 from faust.types import EventT
 
 from schemas.alerts import Alert
 from schemas.events import Event, utc_now
 from schemas.topics import EVENT_PARTITIONS, Topic
 from streams.alert_book import AlertBook, book_key
+from streams.changelog import ChangelogWriter
 from streams.rule_settings import RuleThresholds
 from streams.rules.rule import Keying, Outcome, Reference, Rule, RuleState
 
@@ -120,8 +121,9 @@ class BookEntries:
     remember it in).
     """
 
-    def __init__(self, table: faust.Table) -> None:
+    def __init__(self, table: faust.Table, changelog: ChangelogWriter) -> None:
         self._table = table
+        self._changelog = changelog
         self._cache: dict[str, tuple[Alert, dict[str, int]]] = {}
         self._source: tuple[str, int] | None = None
 
@@ -147,7 +149,8 @@ class BookEntries:
             applied[self._source[0]] = self._source[1]
             self._source = None
         self._cache[key] = (alert, applied)
-        self._table[key.encode()] = orjson.dumps({"alert": alert.model_dump(), "applied": applied})
+        value = orjson.dumps({"alert": alert.model_dump(), "applied": applied})
+        _write(self._table, self._changelog, key.encode(), value)
 
     def _entry(self, key: str) -> tuple[Alert, dict[str, int]] | None:
         entry = self._cache.get(key)
@@ -163,13 +166,27 @@ class BookEntries:
         self._cache.clear()
 
 
+def _write(table: faust.Table, changelog: ChangelogWriter, key: bytes, value: bytes | None) -> None:
+    """The local RocksDB store now, the changelog at the end of the batch (same partition)."""
+    source = current_event()
+    assert source is not None, "table writes need the event they belong to (acting_for)"
+    if value is None:
+        del table.data[key]
+    else:
+        table.data[key] = value
+    changelog.stage(table.changelog_topic.get_topic_name(), source.message.partition, key, value)
+
+
 class RuleStates:
     """One rule's states: decoded cache in front of the RocksDB-backed table."""
 
-    def __init__(self, rule: Rule[Any, Any], table: faust.Table) -> None:
+    def __init__(
+        self, rule: Rule[Any, Any], table: faust.Table, changelog: ChangelogWriter
+    ) -> None:
         assert rule.State is not None
         self._state_type = rule.State
         self.table = table
+        self._changelog = changelog
         self._cache: dict[str, RuleState | None] = {}
 
     def get(self, key: str) -> RuleState | None:
@@ -186,9 +203,9 @@ class RuleStates:
         self._cache[key] = state
         if state is None:
             if key.encode() in self.table:
-                del self.table[key.encode()]
+                _write(self.table, self._changelog, key.encode(), None)
         else:
-            self.table[key.encode()] = state.model_dump_json().encode()
+            _write(self.table, self._changelog, key.encode(), state.model_dump_json().encode())
 
     def stored(self) -> Iterator[tuple[str, RuleState]]:
         for raw_key, raw in self.table.items():
@@ -212,6 +229,7 @@ class RuleEngine:
         send_alert: SendAlert,
         lateness: timedelta,
         topic_of: Mapping[type[Event], str],
+        changelog: ChangelogWriter,
     ) -> None:
         self.keying = keying
         self.rules = [r for r in rules if r.keying is keying]
@@ -224,7 +242,7 @@ class RuleEngine:
             for kind in rule.inputs:
                 self._by_input[kind].append(rule)
         self.states = {
-            r.name: RuleStates(r, _table(app, table_name(keying, r.name)))
+            r.name: RuleStates(r, _table(app, table_name(keying, r.name)), changelog)
             for r in self.rules
             if r.State is not None
         }
@@ -232,7 +250,8 @@ class RuleEngine:
         self._input_topics = {
             r.name: [topic_of[kind] for kind in r.inputs if kind in topic_of] for r in self.rules
         }
-        self.book_entries = BookEntries(_table(app, book_table_name(keying)))
+        self.changelog = changelog
+        self.book_entries = BookEntries(_table(app, book_table_name(keying)), changelog)
         self.book = AlertBook(self.book_entries)  # type: ignore[arg-type]
         self._latest: dict[tuple[str, int], datetime] = {}
         self._last_source: dict[int, EventT] = {}
@@ -267,6 +286,7 @@ class RuleEngine:
                     await self._apply(rule, arrival)
         for partition in touched:
             await self._advance(partition)
+        await self.changelog.flush()
 
     def _observe(self, arrival: Arrival) -> None:
         key = (arrival.topic, arrival.partition)

@@ -107,6 +107,19 @@ FROM (
     WHERE alert_type = {alert_type:String} AND startsWith(subject, {prefix:String})
 )
 """
+LATENCY_BY_TYPE_SQL = """
+SELECT alert_type, count() AS alerts, quantileExact(0.5)(ms) AS p50_ms,
+       quantileExact(0.99)(ms) AS p99_ms, max(ms) AS max_ms
+FROM (
+    SELECT alert_type, dateDiff('millisecond', source_received_at, raised_at) AS ms
+    FROM alerts FINAL
+    WHERE source_received_at >= {since:DateTime64(3, 'UTC')}
+      AND NOT startsWith(subject, {prefix:String})
+)
+GROUP BY alert_type ORDER BY alert_type
+"""
+"""Every alert the district raised on its own in the latency phase, by type: fence alarms and
+SOS must reach the phone within a second."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +201,7 @@ class WorkerRun:
     exit_code: int | None
     stop_seconds: float
     latency: Latency | None = None
+    latency_by_type: list[dict[str, object]] = field(default_factory=list)
     profile: dict[str, list[HotSpot]] = field(default_factory=dict)
 
 
@@ -630,6 +644,7 @@ async def run_worker(
         pids = {"consumer": proc.pid, "broker": broker.pid}
         throughput = await measure(offsets, group, target, time.monotonic(), pids, check)
         if make_live is not None:
+            live_since = utc_now()
             live = make_live()
             step(
                 f"latency phase: {opts.live_rate:,.0f} events/s, {opts.live_warmup:.0f} s "
@@ -643,7 +658,11 @@ async def run_worker(
     try:
         watchlist = {"alert_type": AlertType.WATCHLIST_PLATE.value}
         latency = None
+        by_type: list[dict[str, object]] = []
         if live is not None:
+            by_type = warehouse.query(
+                LATENCY_BY_TYPE_SQL, {"since": live_since, "prefix": PROBE_PREFIX}
+            )
             found = warehouse.query(LATENCY_SQL, watchlist | {"prefix": PROBE_PREFIX})[0]
             latency = Latency(
                 events=live.made,
@@ -664,6 +683,7 @@ async def run_worker(
             exit_code=proc.returncode,
             stop_seconds=stop_seconds,
             latency=latency,
+            latency_by_type=by_type,
             profile=hot_spots(profile) if profile else {},
         )
     finally:
@@ -810,6 +830,11 @@ def render(r: Report, path: Path) -> str:
         f"({lat.warmup_seconds:.0f} s warm-up), probe alerts "
         f"{check_mark(lat.alerts, lat.alerts_expected)}: "
         f"p50 {lat.p50_ms} ms, p99 {lat.p99_ms} ms, max {lat.max_ms} ms",
+        *(
+            f"  {row['alert_type']}: {row['alerts']} alerts, p50 {row['p50_ms']} ms, "
+            f"p99 {row['p99_ms']} ms, max {row['max_ms']} ms"
+            for row in a.latency_by_type
+        ),
         *(
             f"alerts, {name}: "
             + (", ".join(f"{kind} {n:,}" for kind, n in run.alerts_by_type.items()) or "none")

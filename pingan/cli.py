@@ -183,6 +183,8 @@ def evaluate(
     from pingan.evaluation import evaluate as run_evaluation
     from pingan.stack.kafka import BrokerError, MissingPrerequisite
 
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # leader-election retries on a new broker
+
     try:
         result = run_evaluation(
             seed,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError
 
 from schemas.topics import Topic
 
@@ -29,9 +30,13 @@ async def group_offsets(
     return {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}, end
 
 
-def group_lag(bootstrap: str, group: str, topics: Sequence[Topic]) -> int:
-    """Messages on the topics the group has not committed yet."""
-    committed, end = asyncio.run(group_offsets(bootstrap, group, topics))
+def group_lag(bootstrap: str, group: str, topics: Sequence[Topic]) -> int | None:
+    """Messages on the topics the group has not committed yet; None while a fresh broker is
+    still electing the group's coordinator."""
+    try:
+        committed, end = asyncio.run(group_offsets(bootstrap, group, topics))
+    except (CoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+        return None
     return sum(max(0, offset - committed.get(tp, 0)) for tp, offset in end.items())
 
 

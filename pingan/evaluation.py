@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from ingest.simulator.scenario import Scenario
-from ingest.simulator.scoring import RuleScore, score
 
 from ingest.publisher import Publisher
+from ingest.simulator.scenario import Scenario
+from ingest.simulator.scoring import RuleScore, score
 from pingan.consumer_groups import group_lag
 from pingan.provision import create_topics
 from pingan.settings import Settings

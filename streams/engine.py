@@ -254,6 +254,8 @@ class RuleEngine:
         self.book_entries = BookEntries(_table(app, book_table_name(keying)), changelog)
         self.book = AlertBook(self.book_entries)  # type: ignore[arg-type]
         self._latest: dict[tuple[str, int], datetime] = {}
+        self._newest: dict[int, datetime] = {}
+        self._next_due: dict[int, datetime] = {}
         self._last_source: dict[int, EventT] = {}
         self._wakeups: dict[tuple[str, int], list[tuple[datetime, str]]] = defaultdict(list)
         self._scheduled: dict[tuple[str, str], datetime] = {}
@@ -267,33 +269,43 @@ class RuleEngine:
         self.book_entries.forget()
         self._wakeups.clear()
         self._scheduled.clear()
+        self._next_due.clear()
         self._needs_schedule = True
 
     async def process(self, arrivals: Sequence[Arrival]) -> None:
-        """Fold a batch into the rules (in order), then let absent things time out."""
+        """Fold a batch into the rules in order. Before each event, absent things whose time
+        has come (by the watermark so far) time out: a batch replayed from a backlog can span
+        minutes of event time, and a device silent for six of them must still go offline."""
         if self._needs_schedule and arrivals:
             with acting_for(arrivals[0].source):
                 self._schedule_stored()
-        touched: set[int] = set()
         for arrival in arrivals:
-            rules = self._by_input.get(type(arrival.event))
             self._observe(arrival)
-            touched.add(arrival.partition)
+            if self._due(arrival.partition):
+                await self._advance(arrival.partition)
+            rules = self._by_input.get(type(arrival.event))
             if not rules:
                 continue
             with acting_for(arrival.source):
                 for rule in rules:
                     await self._apply(rule, arrival)
-        for partition in touched:
-            await self._advance(partition)
         await self.changelog.flush()
 
     def _observe(self, arrival: Arrival) -> None:
-        key = (arrival.topic, arrival.partition)
+        at, partition = arrival.event.occurred_at, arrival.partition
+        key = (arrival.topic, partition)
         seen = self._latest.get(key)
-        if seen is None or arrival.event.occurred_at > seen:
-            self._latest[key] = arrival.event.occurred_at
-        self._last_source[arrival.partition] = arrival.source
+        if seen is None or at > seen:
+            self._latest[key] = at
+        newest = self._newest.get(partition)
+        if newest is None or at > newest:
+            self._newest[partition] = at
+        self._last_source[partition] = arrival.source
+
+    def _due(self, partition: int) -> bool:
+        """Cheap test before the per-rule watermarks: can any wake-up be due at all?"""
+        due = self._next_due.get(partition)
+        return due is not None and self._newest[partition] - self.lateness >= due
 
     async def _apply(self, rule: Rule[Any, Any], arrival: Arrival) -> None:
         event = arrival.event
@@ -370,6 +382,9 @@ class RuleEngine:
             return
         self._scheduled[(rule.name, key)] = wake
         heapq.heappush(self._wakeups[(rule.name, state.partition)], (wake, key))
+        due = self._next_due.get(state.partition)
+        if due is None or wake < due:
+            self._next_due[state.partition] = wake
 
     def _schedule_stored(self) -> None:
         """After (re)assignment the tables hold states whose wake-ups nobody scheduled."""
@@ -395,6 +410,15 @@ class RuleEngine:
                 del self._scheduled[(rule.name, key)]
                 with acting_for(source):
                     await self._wake(rule, key, watermark)
+        tops = [
+            heap[0][0]
+            for rule in self._absence
+            if (heap := self._wakeups.get((rule.name, partition)))
+        ]
+        if tops:
+            self._next_due[partition] = min(tops)
+        else:
+            self._next_due.pop(partition, None)
 
     async def _wake(self, rule: Rule[Any, Any], key: str, watermark: datetime) -> None:
         states = self.states[rule.name]

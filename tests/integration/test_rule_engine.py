@@ -24,6 +24,8 @@ from schemas.events import (
     BoundingBox,
     CameraAnalytics,
     CameraAnalyticsKind,
+    DeviceKind,
+    DeviceTelemetry,
     Direction,
     Event,
     FaceCapture,
@@ -110,7 +112,7 @@ def alerts_of(worker: WorkerProcess, alert_type: str, subject: str) -> list[dict
     warehouse = open_warehouse(Settings(data_dir=worker.data_dir))
     try:
         return warehouse.query(
-            "SELECT alert_id, count FROM alerts FINAL "
+            "SELECT alert_id, count, status FROM alerts FINAL "
             "WHERE alert_type = {t:String} AND subject = {s:String}",
             {"t": alert_type, "s": subject},
         )
@@ -196,3 +198,35 @@ def test_thresholds_change_at_run_time_per_community(
 async def publish_records(bootstrap: str, records: list[Record]) -> None:
     async with Publisher(bootstrap) as publisher:
         await publisher.publish_many(records)
+
+
+def heartbeat(device: str, at: datetime) -> DeviceTelemetry:
+    return DeviceTelemetry(
+        event_id=f"hb-{uuid.uuid4()}",
+        community_id=device.split("-")[0],
+        occurred_at=at,
+        received_at=at,
+        device_id=device,
+        device_kind=DeviceKind.FENCE_CONTROLLER,
+        metrics={"online": 1.0},
+    )
+
+
+def test_outage_inside_one_backlog_batch_still_alerts_and_resolves(
+    worker_process: WorkerProcess, kafka_bootstrap: str
+) -> None:
+    """A backlog replays hours in one batch: absence rules must still see the 10-min gap."""
+    start = utc_now() - timedelta(hours=2)
+    beats = [start + timedelta(minutes=2 * n) for n in range(60) if not 20 <= 2 * n < 30]
+    silent, steady = "c08-fz1-ctl", "c08-fz2-ctl"
+    events: list[Event] = [heartbeat(silent, at) for at in beats]
+    events += [heartbeat(steady, start + timedelta(minutes=2 * n)) for n in range(60)]
+    asyncio.run(publish(kafka_bootstrap, sorted(events, key=lambda e: e.occurred_at)))
+
+    worker_process.start()
+    eventually(lambda: caught_up(kafka_bootstrap, worker_process), timeout=120)
+    worker_process.stop()
+
+    (outage,) = alerts_of(worker_process, "DEVICE_OFFLINE", silent)
+    assert outage["status"] == "resolved"
+    assert alerts_of(worker_process, "DEVICE_OFFLINE", steady) == []

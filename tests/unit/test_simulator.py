@@ -9,16 +9,19 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 
 from ingest.reference import community_ids, load_communities
 from ingest.simulator import District, DistrictSize, Malformation, SimClock, Simulator
 from ingest.simulator.malformed import MALFORMED_HEADER
-from schemas.alerts import WatchlistPlate
+from schemas.alerts import WatchlistFace, WatchlistPlate
 from schemas.codec import DecodeError, decode, encode
 from schemas.events import (
     AccessMethod,
+    BraceletReading,
+    DeviceTelemetry,
     DoorAccess,
     Event,
     FaceCapture,
@@ -26,19 +29,36 @@ from schemas.events import (
     VehiclePassage,
     normalise_plate,
 )
+from schemas.reference import BraceletWearer, Device, Resident, ResidentVehicle
 from schemas.topics import TOPIC_FOR_RECORD, VEHICLE_PASSAGES, Topic
 
 TEN_AM_LOCAL = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 RECEIVED = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
-def simulator(seed: int = 7, speed: float = 1.0, **options: object) -> Simulator:
+ACTIVITY_HEARTBEAT_S = 86_400.0
+"""Tests of everyday activity leave heartbeats (which come first out of the budget) rare."""
+
+
+def simulator(
+    seed: int = 7, speed: float = 1.0, heartbeat_s: float = ACTIVITY_HEARTBEAT_S, **options: object
+) -> Simulator:
     clock = SimClock(TEN_AM_LOCAL, speed)
-    return Simulator(District.build(seed), clock, **options)  # type: ignore[arg-type]
+    return Simulator(District.build(seed), clock, heartbeat_s=heartbeat_s, **options)  # type: ignore[arg-type]
 
 
 def events(sim: Simulator, n: int = 3000, seconds: float = 10.0) -> list[Event]:
     return sim.batch(0.0, seconds, n, received_at=RECEIVED).events
+
+
+def activity(produced: list[Event]) -> list[Event]:
+    """Drawn from the everyday mix: not scheduled (heartbeats, departures) nor injected."""
+    return [e for e in produced if e.event_id.rsplit("-", 1)[1].isdigit()]
+
+
+def at_local_hour(local_hour: int) -> Simulator:
+    start = datetime(2026, 11, 24, local_hour, tzinfo=UTC) - timedelta(hours=8)
+    return Simulator(District.build(3), SimClock(start), heartbeat_s=ACTIVITY_HEARTBEAT_S)
 
 
 def cosine(a: list[float], b: list[float]) -> float:
@@ -100,45 +120,44 @@ def test_event_time_is_monotone_and_follows_the_speed() -> None:
 
 
 def test_daytime_mix_roughly_matches_the_brief() -> None:
-    counts = Counter(e.kind for e in events(simulator(), n=20_000, seconds=600.0))
+    """Device telemetry is scheduled, not drawn: the mix is the rest of the brief's."""
+    counts = Counter(e.kind for e in activity(events(simulator(), n=20_000, seconds=600.0)))
     total = sum(counts.values())
     expected = {
         "door_access": 0.35,
         "face_capture": 0.20,
         "vehicle_passage": 0.20,
-        "device_telemetry": 0.15,
         "bracelet_reading": 0.07,
         "camera_analytics": 0.02,
         "perimeter_alarm": 0.01,
     }
     for kind, share in expected.items():
-        assert counts[kind] / total == pytest.approx(share, abs=0.015), kind
+        assert counts[kind] / total == pytest.approx(share / 0.85, abs=0.015), kind
 
 
 def test_residents_sleep_at_night_and_rush_in_the_evening() -> None:
     def people_share(local_hour: int) -> float:
-        start = datetime(2026, 11, 24, local_hour, tzinfo=UTC) - timedelta(hours=8)
-        sim = Simulator(District.build(3), SimClock(start))
-        produced = sim.batch(0.0, 60.0, 5000, received_at=RECEIVED).events
+        produced = activity(at_local_hour(local_hour).batch(0.0, 60.0, 5000, RECEIVED).events)
         people = sum(isinstance(e, DoorAccess | FaceCapture | VehiclePassage) for e in produced)
         return people / len(produced)
 
-    assert people_share(3) < 0.3 < people_share(10) < people_share(18)
+    assert people_share(3) < 0.5 < people_share(10) < people_share(18)
 
 
 def test_morning_traffic_leaves_and_evening_traffic_returns() -> None:
+    """Residents' cars follow the day; visitors arrive and leave on their own schedule."""
+
     def outbound_share(local_hour: int) -> float:
-        start = datetime(2026, 11, 24, local_hour, tzinfo=UTC) - timedelta(hours=8)
-        sim = Simulator(District.build(3), SimClock(start))
+        sim = at_local_hour(local_hour)
+        resident_plates = {v.plate for site in sim.district.sites for v in site.vehicles}
         passages = [
             e
             for e in sim.batch(0.0, 60.0, 8000, received_at=RECEIVED).events
-            if isinstance(e, VehiclePassage)
+            if isinstance(e, VehiclePassage) and e.plate in resident_plates
         ]
         return sum(p.direction == "out" for p in passages) / len(passages)
 
-    assert outbound_share(8) > 0.65
-    assert outbound_share(18) < 0.35
+    assert outbound_share(18) < 0.45 < 0.65 < outbound_share(8)
 
 
 def test_a_resident_car_alternates_in_and_out() -> None:
@@ -205,16 +224,124 @@ def test_unknown_faces_have_no_person() -> None:
     assert all(c.match_score is None for c in unknown)
 
 
-def test_charging_slots_report_temperature_current_and_voltage() -> None:
-    slots = [
-        e
-        for e in events(simulator(), n=10_000)
-        if e.kind == "device_telemetry" and e.device_kind == "charging_shed"
-    ]
+def small_town() -> District:
+    return District.build(4, load_communities()[:1], DistrictSize(unit_doors=8))
+
+
+@pytest.fixture(scope="module")
+def afternoon_in_small_town() -> list[Event]:
+    """Four hours of one small community at real speed, heartbeats every minute included."""
+    sim = Simulator(small_town(), SimClock(TEN_AM_LOCAL), heartbeat_s=60.0)
+    produced: list[Event] = []
+    for hour in range(4):
+        produced += sim.batch(3600.0 * hour, 3600.0 * (hour + 1), 3 * 3600, RECEIVED).events
+    return produced
+
+
+def test_every_device_reports_on_its_own_fixed_heartbeat(
+    afternoon_in_small_town: list[Event],
+) -> None:
+    """DEVICE_OFFLINE fires after 5 min of silence: a device must never miss a beat."""
+    devices = {d.device_id for site in small_town().sites for d in site.devices}
+    times: dict[str, list[datetime]] = defaultdict(list)
+    for event in afternoon_in_small_town:
+        if isinstance(event, DeviceTelemetry):
+            times[event.device_id].append(event.occurred_at)
+    assert set(times) == devices
+    for device, seen in times.items():
+        gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(seen)}
+        assert max(gaps) <= 60.001 and min(gaps) >= 59.999, device
+        assert seen[0] <= TEN_AM_LOCAL + timedelta(seconds=60)
+
+
+def test_charging_slots_stay_cool_and_warm_slowly(afternoon_in_small_town: list[Event]) -> None:
+    """CHARGING_OVERHEAT: above 60 °C, or rising faster than 5 °C/min."""
+    slots: dict[str, list[DeviceTelemetry]] = defaultdict(list)
+    for event in afternoon_in_small_town:
+        if isinstance(event, DeviceTelemetry) and event.device_kind == "charging_shed":
+            slots[event.device_id].append(event)
     assert slots
-    for reading in slots:
-        assert {"temperature_c", "current_a", "voltage_v", "slot"} <= set(reading.metrics)
-        assert 0.0 < reading.metrics["temperature_c"] < 60.0
+    charged = False
+    for readings in slots.values():
+        for reading in readings:
+            assert {"temperature_c", "current_a", "voltage_v", "slot", "smoke"} <= set(
+                reading.metrics
+            )
+            assert 0.0 < reading.metrics["temperature_c"] < 50.0
+            assert reading.metrics["smoke"] == 0.0
+            assert reading.metrics["current_a"] < 8.0
+            charged |= reading.metrics["charging"] == 1.0
+        for a, b in itertools.pairwise(readings):
+            minutes = (b.occurred_at - a.occurred_at).total_seconds() / 60
+            assert (b.metrics["temperature_c"] - a.metrics["temperature_c"]) / minutes < 2.5
+    assert charged
+
+
+def test_visitors_leave_within_hours(afternoon_in_small_town: list[Event]) -> None:
+    """OVERSTAY_VEHICLE fires after 24 h inside: every stranger's car leaves the same day."""
+    residents = {v.plate for site in small_town().sites for v in site.vehicles}
+    arrived: dict[str, datetime] = {}
+    stays = []
+    for event in afternoon_in_small_town:
+        if isinstance(event, VehiclePassage) and event.plate not in residents:
+            if event.direction == "in":
+                assert event.plate not in arrived, "a visitor plate came back"
+                arrived[event.plate] = event.occurred_at
+            else:
+                stays.append(event.occurred_at - arrived.pop(event.plate))
+    assert len(stays) > 50
+    assert max(stays) <= timedelta(hours=2)
+    last = afternoon_in_small_town[-1].occurred_at
+    assert all(last - at <= timedelta(hours=2) for at in arrived.values())
+
+
+def test_riders_are_seen_at_the_pedestrian_gates_only(afternoon_in_small_town: list[Event]) -> None:
+    """A rider's face recurs every day; at a unit door it would look like a pyramid meeting."""
+    district = small_town()
+    riders = [district.face(f"rider-{n}") for n in range(district.riders)]
+    unknown_at_units = [
+        e
+        for e in afternoon_in_small_town
+        if isinstance(e, FaceCapture) and e.matched_person_id is None and "-pg" not in e.camera_id
+    ]
+    assert unknown_at_units
+    for capture in unknown_at_units:
+        assert max(cosine(capture.embedding, list(rider)) for rider in riders) < 0.5
+
+
+def test_a_unit_door_sees_a_few_strangers_a_day_whatever_the_rate() -> None:
+    """Dozens of unknown faces a day at one door is what a pyramid-selling meeting looks like."""
+    district = small_town()
+    site = district.sites[0]
+    sim = Simulator(district, SimClock(TEN_AM_LOCAL), heartbeat_s=ACTIVITY_HEARTBEAT_S)
+    unknown = [
+        e
+        for e in sim.batch(0.0, 600.0, 8000, RECEIVED).events
+        if isinstance(e, FaceCapture) and e.matched_person_id is None
+    ]
+    residents = np.array([district.face(r.person_id) for r in site.residents])
+    similarity = np.array([c.embedding for c in unknown]) @ residents.T
+    strangers = Counter(
+        c.camera_id for c, s in zip(unknown, similarity, strict=True) if s.max() < 0.5
+    )
+    at_units = [strangers[f"{door}-cam"] for door in site.unit_doors]
+    assert max(at_units) == 5
+    assert sum(strangers[f"{gate}-cam"] for gate in site.pedestrian_gates) > 100
+
+
+def test_bracelets_stay_inside_their_geofence_with_charge_to_spare(
+    afternoon_in_small_town: list[Event],
+) -> None:
+    wearers = {
+        r.bracelet_id: r for r in small_town().reference_records() if isinstance(r, BraceletWearer)
+    }
+    readings = [e for e in afternoon_in_small_town if isinstance(e, BraceletReading)]
+    assert len(readings) > 1000
+    for reading in readings:
+        assert wearers[reading.bracelet_id].inside(reading.lat, reading.lon)
+        assert reading.zone == "inside"
+        assert reading.battery >= 0.19
+        assert not reading.sos
 
 
 def test_bracelets_stay_near_their_community() -> None:
@@ -234,14 +361,20 @@ def test_incident_labels_match_their_events() -> None:
     by_id = {e.event_id: e for e in produced}
     assert len(sim.labels) == 6  # at 1, 6, 11, 16, 21, 26 s
     watchlist = {entry.plate: entry.category for entry in sim.district.watchlist}
+    directions: dict[str, list[str]] = defaultdict(list)
+    communities: dict[str, set[str]] = defaultdict(set)
     for label in sim.labels:
         event = by_id[label.event_id]
         assert isinstance(event, VehiclePassage)
         assert event.plate == label.plate
         assert event.community_id == label.community_id
         assert event.occurred_at == label.occurred_at
-        assert event.direction == "in"
         assert watchlist[label.plate] == label.category
+        directions[event.plate].append(event.direction)
+        communities[event.plate].add(event.community_id)
+    for plate, seen in directions.items():
+        assert seen == ["in", "out", "in", "out", "in", "out"][: len(seen)], plate
+        assert len(communities[plate]) == 1, "a watchlisted car keeps to one community"
 
 
 def test_first_incident_comes_within_the_first_seconds() -> None:
@@ -291,7 +424,7 @@ def test_labels_are_appended_as_json_lines(tmp_path: Path) -> None:
 def test_malformed_messages_rotate_through_the_variants() -> None:
     sim = simulator(malformed_every=10)
     batch = sim.batch(0.0, 10.0, 100, received_at=RECEIVED)
-    assert len(batch.malformed) == 10
+    assert len(batch.malformed) == len(activity(batch.events)) // 10 >= 9
     kinds = [m.malformation for m in batch.malformed]
     assert kinds[:4] == list(Malformation)
     not_json, missing, stray, future = batch.malformed[:4]
@@ -362,24 +495,46 @@ async def test_run_paces_to_the_rate_and_reports_what_it_sent() -> None:
     sim = Simulator(District.build(5), SimClock.plan(), incident_every=0.5, malformed_every=50)
     publisher = RecordingPublisher()
     report = await sim.run(publisher, rate=1000.0, duration=1.2)  # type: ignore[arg-type]
-    watchlist = [r for r in publisher.records if isinstance(r, WatchlistPlate)]
+    reference = list(itertools.takewhile(lambda r: not isinstance(r, Event), publisher.records))
+    watchlist = [r for r in reference if isinstance(r, WatchlistPlate)]
     published = [r for r in publisher.records if isinstance(r, Event)]
-    assert publisher.records[: len(watchlist)] == watchlist
+    assert len(reference) + len(published) == len(publisher.records)
+    assert report.reference == len(reference) == len(sim.district.reference_records())
+    assert {type(r) for r in reference} == {
+        Resident,
+        ResidentVehicle,
+        Device,
+        BraceletWearer,
+        WatchlistPlate,
+        WatchlistFace,
+    }
     assert len(watchlist) == report.watchlist == len(sim.district.watchlist)
     assert all(w.added_by == "simulator" for w in watchlist)
     assert report.events == len(published) == 1200 + report.incidents
     assert report.incidents == len(sim.labels) == 2  # at 0.5 and 1.0 s
-    assert report.malformed == len(publisher.raw) == 24
+    heartbeats = sum(isinstance(e, DeviceTelemetry) for e in published)
+    assert heartbeats == pytest.approx(sim.heartbeats_per_second * 1.2, rel=0.1)
+    assert report.malformed == len(publisher.raw) == len(activity(published)) // 50
     assert {topic for topic, _, _ in publisher.raw} == {VEHICLE_PASSAGES}
     assert Counter(e.kind for e in published) == report.counts
     assert all(e.occurred_at <= e.received_at + timedelta(seconds=1) for e in published)
 
 
 async def test_run_stops_on_the_stop_event() -> None:
+    """Stopped 0.3 s after the reference data is out (publishing it takes its own time)."""
     sim = Simulator(District.build(5), SimClock.plan())
     stop = asyncio.Event()
-    asyncio.get_running_loop().call_later(0.3, stop.set)
-    report = await sim.run(RecordingPublisher(), rate=500.0, stop_event=stop)  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    publisher = RecordingPublisher()
+    publish_many = publisher.publish_many
+
+    async def arm_after_reference(records: list[Record]) -> int:
+        if not publisher.records:
+            loop.call_later(0.3, stop.set)
+        return await publish_many(records)
+
+    publisher.publish_many = arm_after_reference  # type: ignore[method-assign]
+    report = await sim.run(publisher, rate=500.0, stop_event=stop)  # type: ignore[arg-type]
     assert 0.25 < report.wall_seconds < 1.0
     assert 100 < report.events < 500
 

@@ -25,16 +25,24 @@ def book_key(alert_type: str, community_id: str, subject: str) -> str:
 
 
 class AlertBook:
-    """Decides what each finding does to the alerts; `entries` is the durable store."""
+    """Decides what each finding does to the alerts; `entries` is the durable store.
 
-    def __init__(self, entries: MutableMapping[str, Alert]) -> None:
+    A district-wide book (rules keyed by plate) keeps one alert per subject whichever
+    community the latest sighting was in: a cloned plate is one case, not one per community.
+    """
+
+    def __init__(self, entries: MutableMapping[str, Alert], district_wide: bool = False) -> None:
         self.entries = entries
+        self.district_wide = district_wide
+
+    def key(self, alert_type: str, community_id: str, subject: str) -> str:
+        return book_key(alert_type, "*" if self.district_wide else community_id, subject)
 
     def record(
         self, finding: Finding, received_at: datetime, now: datetime, suppress: timedelta
     ) -> Alert | None:
         """The alert to publish for a finding, or None while suppressed after a resolve."""
-        key = book_key(finding.alert_type, finding.community_id, finding.subject)
+        key = self.key(finding.alert_type, finding.community_id, finding.subject)
         current = self.entries.get(key)
         if current is not None and current.status is not AlertStatus.RESOLVED:
             alert = _updated(current, finding, received_at)
@@ -50,7 +58,7 @@ class AlertBook:
         return alert
 
     def attach(self, attachment: Attachment, received_at: datetime) -> Alert | None:
-        key = book_key(attachment.alert_type, attachment.community_id, attachment.subject)
+        key = self.key(attachment.alert_type, attachment.community_id, attachment.subject)
         current = self.entries.get(key)
         if current is None or current.status is AlertStatus.RESOLVED:
             return None
@@ -68,7 +76,7 @@ class AlertBook:
         return alert
 
     def clear(self, clearance: Clearance, received_at: datetime) -> Alert | None:
-        key = book_key(clearance.alert_type, clearance.community_id, clearance.subject)
+        key = self.key(clearance.alert_type, clearance.community_id, clearance.subject)
         current = self.entries.get(key)
         if current is None or current.status is AlertStatus.RESOLVED:
             return None
@@ -88,7 +96,7 @@ class AlertBook:
         """An officer acknowledged or resolved an alert: later updates keep that status, and
         a resolve starts the suppression window. Older versions (our own echoes) change nothing.
         """
-        key = book_key(alert.alert_type, alert.community_id, alert.subject)
+        key = self.key(alert.alert_type, alert.community_id, alert.subject)
         current = self.entries.get(key)
         if (
             current is None
@@ -129,13 +137,14 @@ def _opened(finding: Finding, received_at: datetime, now: datetime) -> Alert:
 
 
 def _updated(current: Alert, finding: Finding, received_at: datetime) -> Alert:
+    """community_id and first_seen stay as opened: with alert_id they are the row's key in
+    ClickHouse, so every version must carry the same ones to replace the last."""
     known = {e.event_id for e in current.evidence}
     fresh = [e for e in finding.evidence if e.event_id not in known]
     severity = max(current.severity, finding.severity, key=lambda s: s.rank)
     return current.model_copy(
         update={
             "severity": severity,
-            "first_seen": min(current.first_seen, finding.occurred_at),
             "last_seen": max(current.last_seen, finding.occurred_at),
             "count": current.count + 1,
             "explanation": finding.explanation.en,

@@ -30,7 +30,7 @@ from faust.types import EventT
 from schemas.alerts import Alert
 from schemas.events import Event, utc_now
 from schemas.topics import EVENT_PARTITIONS, Topic
-from streams.alert_book import AlertBook, book_key
+from streams.alert_book import AlertBook
 from streams.changelog import ChangelogWriter
 from streams.rule_settings import RuleThresholds
 from streams.rules.rule import Keying, Outcome, Reference, Rule, RuleState
@@ -252,7 +252,10 @@ class RuleEngine:
         }
         self.changelog = changelog
         self.book_entries = BookEntries(_table(app, book_table_name(keying)), changelog)
-        self.book = AlertBook(self.book_entries)  # type: ignore[arg-type]
+        self.book = AlertBook(
+            self.book_entries,  # type: ignore[arg-type]
+            district_wide=keying is Keying.PLATE,
+        )
         self._latest: dict[tuple[str, int], datetime] = {}
         self._newest: dict[int, datetime] = {}
         self._next_due: dict[int, datetime] = {}
@@ -361,7 +364,7 @@ class RuleEngine:
     ) -> bool:
         if arrival is None:
             return True
-        key = book_key(alert_type, community_id, subject)
+        key = self.book.key(alert_type, community_id, subject)
         return self.book_entries.fresh(key, arrival.topic, arrival.offset)
 
     def watermark(self, rule: Rule[Any, Any], partition: int) -> datetime | None:

@@ -14,6 +14,7 @@ from ingest.publisher import Publisher
 from ingest.reference import load_communities
 from ingest.simulator.clock import DISTRICT_TZ, SimClock
 from ingest.simulator.district import District
+from ingest.simulator.everyday import HEARTBEAT_S
 from ingest.simulator.simulation import SimulationReport, Simulator
 from pingan.provision import create_topics
 from pingan.settings import get_settings
@@ -43,7 +44,7 @@ def _parse_start(value: str | None) -> datetime | None:
     type=click.FloatRange(min=0, min_open=True),
     default=200.0,
     show_default=True,
-    help="Events per second.",
+    help="Events per second, device heartbeats included.",
 )
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option(
@@ -73,6 +74,14 @@ def _parse_start(value: str | None) -> datetime | None:
     help="Wall seconds between watchlist incidents.",
 )
 @click.option(
+    "--heartbeat",
+    "heartbeat_s",
+    type=click.FloatRange(min=1),
+    default=HEARTBEAT_S,
+    show_default=True,
+    help="Event-time seconds between two telemetry reports of one device.",
+)
+@click.option(
     "--labels",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -92,6 +101,7 @@ def simulate(
     speed: float,
     start_text: str | None,
     incident_every: float,
+    heartbeat_s: float,
     labels: Path | None,
     malformed_every: int | None,
 ) -> None:
@@ -107,7 +117,9 @@ def simulate(
         incident_every=incident_every,
         malformed_every=malformed_every,
         labels_path=labels,
+        heartbeat_s=heartbeat_s,
     )
+    _warn_if_heartbeats_exceed(simulator, rate)
     bootstrap = get_settings().bootstrap
     try:
         report = asyncio.run(_publish(bootstrap, simulator, rate, duration))
@@ -123,6 +135,18 @@ def _warn_if_ahead(clock: SimClock, duration: float | None) -> None:
         click.echo(
             f"warning: event time runs ahead of real time after {overtakes:.0f} s; "
             "the worker dead-letters events more than a few minutes in the future",
+            err=True,
+        )
+
+
+def _warn_if_heartbeats_exceed(simulator: Simulator, rate: float) -> None:
+    """Heartbeats are never skipped (a skipped one is an outage), so they can crowd out
+    everything else; say so rather than quietly send only telemetry."""
+    heartbeats = simulator.heartbeats_per_second
+    if heartbeats > rate:
+        click.echo(
+            f"warning: device heartbeats alone need {heartbeats:.0f} events/s, above the "
+            f"rate of {rate:.0f}/s: raise --rate or --heartbeat, or lower --speed",
             err=True,
         )
 

@@ -29,6 +29,13 @@ def simulator_companion(
             SimClock.plan(),
             labels_path=settings.data_dir / LABELS_FILE,
         )
+        if simulator.heartbeats_per_second > rate:
+            log.warning(
+                "device heartbeats alone need %.0f events/s, above the simulator's rate of "
+                "%.0f/s: only telemetry will be sent",
+                simulator.heartbeats_per_second,
+                rate,
+            )
         async with Publisher(settings.bootstrap) as publisher:
             report = await simulator.run(publisher, rate=rate, stop_event=stop)
         log.info("simulator stopped\n%s", report.render())

@@ -1,14 +1,21 @@
 """Everyday life of the district as events: residents, visitors, riders and devices.
 
-One seeded `random.Random` drives every choice, so a seed replays the same sequence.
+Activity (people, bracelets, camera analytics, alarms) is drawn from one seeded generator,
+so a seed replays the same sequence. Device heartbeats and visitors' departures are
+scheduled in event time from a second generator, so how the run is cut into batches
+never changes what is sent. Everyday life is kept coherent with the rules: devices never
+miss a heartbeat, visitors leave within hours, bracelets stay inside their geofence with
+charge to spare, slots stay cool and strangers' faces never repeat.
 Records are validated on construction: a generator bug fails here, not in the worker.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 from bisect import bisect
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -25,6 +32,7 @@ from ingest.simulator.rhythm import (
     CUMULATIVE_MIX_BY_HOUR,
     MIX_KINDS,
     OUTBOUND_BY_HOUR,
+    UTC_OFFSET_HOURS,
     ambient_celsius,
     local_hour,
 )
@@ -53,7 +61,14 @@ RESIDENT_DOOR_SHARE = 0.8
 RESIDENT_FACE_SHARE = 0.75
 RIDER_FACE_SHARE = 0.5
 HOME_DOOR_SHARE = 0.8
-VISITOR_PLATES_REMEMBERED = 50
+HEARTBEAT_S = 60.0
+STRANGERS_PER_UNIT_DAY = 5
+VISITOR_PLATES_REMEMBERED = 100_000
+"""Visitor plates are not reused within this many arrivals (hours, even at high rates),
+so no stranger's car seems to roam between communities or be cloned."""
+VISITOR_STAYS_MIN = ((5.0, 30.0), (30.0, 120.0))
+VISITOR_STAY_WEIGHTS = (45, 55)
+"""Deliveries and visits: every visitor leaves within two hours."""
 RESIDENT_METHODS = (
     AccessMethod.FACE,
     AccessMethod.CARD,
@@ -85,26 +100,132 @@ ANALYTICS_CAMERA = {
 ALARM_KINDS = (PerimeterAlarmKind.CROSS, PerimeterAlarmKind.TAMPER, PerimeterAlarmKind.POWER_LOSS)
 ALARM_WEIGHTS = (60, 25, 15)
 BRACELET_STEP_DEGREES = {Wearer.ELDERLY: 0.0002, Wearer.CHILD: 0.0003, Wearer.PET: 0.0004}
-GEOFENCE_METRES = 250.0
+WANDER_SHARE_OF_GEOFENCE = 0.6
+"""Everyday wandering stays within this share of the home circle: GPS jitter included,
+nobody leaves their geofence by accident."""
+BRACELET_RECHARGE_BELOW = 0.2
+SLOT_CHARGING_HEAT_C = 12.0
+SLOT_THERMAL_TIME_S = 900.0
+"""A slot warms towards its target with this time constant: at most ~1.5 °C a minute."""
+SLOT_SESSION_S = 2 * 3600.0
+"""Mean time between a slot starting and stopping to charge."""
+
+HEARTBEAT, DEPARTURE = 0, 1
+
+
+class Crossing:
+    """A car at a community's gate; gate and read are drawn when it is decided, so a
+    departure scheduled hours ahead needs no generator when it happens."""
+
+    def __init__(
+        self,
+        site: Site,
+        plate: str,
+        colour: PlateColour,
+        outbound: bool,
+        rng: random.Random,
+    ) -> None:
+        self.community_id = site.community_id
+        self.gate = rng.choice(site.gates)
+        self.plate = plate
+        self.colour = colour
+        self.outbound = outbound
+        self.confidence = round(rng.uniform(0.82, 0.995), 3)
+
+    def passage(self, event_id: str, at: datetime, received_at: datetime) -> VehiclePassage:
+        return VehiclePassage(
+            event_id=event_id,
+            community_id=self.community_id,
+            occurred_at=at,
+            received_at=received_at,
+            plate=self.plate,
+            plate_colour=self.colour,
+            direction=Direction.OUT if self.outbound else Direction.IN,
+            gate_id=self.gate.gate_id,
+            camera_id=self.gate.camera_id,
+            confidence=self.confidence,
+            snapshot_ref=f"snapshots/{event_id}.jpg",
+        )
+
+
+def heartbeat_metrics(kind: DeviceKind, uptime_s: float, rng: random.Random) -> dict[str, float]:
+    """What a device reports besides being alive, by kind."""
+    metrics = {"online": 1.0, "uptime_s": float(round(uptime_s))}
+    if kind is DeviceKind.CAMERA:
+        metrics["cpu_pct"] = round(rng.uniform(10, 70), 1)
+        metrics["fps"] = float(rng.choice((15, 25)))
+    elif kind is DeviceKind.DOOR:
+        metrics["rssi_dbm"] = float(rng.randint(-85, -45))
+    elif kind is DeviceKind.FENCE_CONTROLLER:
+        metrics["pulse_kv"] = round(rng.uniform(7.5, 9.5), 2)
+    elif kind is DeviceKind.SMOKE_DETECTOR:
+        metrics |= {
+            "obscuration_pct": round(rng.uniform(0.0, 0.4), 2),
+            "battery_pct": float(rng.randint(40, 100)),
+        }
+    elif kind is DeviceKind.BRACELET_GATEWAY:
+        metrics["connected"] = float(rng.randint(5, 12))
+    return metrics
+
+
+def slot_metrics(
+    slot: int,
+    temperature_c: float,
+    current_a: float,
+    voltage_v: float,
+    charging: bool,
+    smoke: bool = False,
+) -> dict[str, float]:
+    """A charging slot's reading; `smoke` is the shed's smoke sensor above that slot."""
+    return {
+        "slot": float(slot),
+        "temperature_c": round(temperature_c, 1),
+        "current_a": round(current_a, 2),
+        "voltage_v": round(voltage_v, 1),
+        "power_w": round(current_a * voltage_v, 1),
+        "charging": 1.0 if charging else 0.0,
+        "smoke": 1.0 if smoke else 0.0,
+    }
 
 
 class EverydayLife:
     """Draws the next ordinary event of the district at a given event time."""
 
-    def __init__(self, district: District, clock_start_ts: float) -> None:
+    def __init__(
+        self, district: District, clock_start_ts: float, heartbeat_s: float = HEARTBEAT_S
+    ) -> None:
+        if heartbeat_s <= 0:
+            raise ValueError(f"heartbeat_s must be positive, got {heartbeat_s}")
         self._district = district
         self._rng = random.Random(f"{district.seed}:everyday")
+        self._scheduled_rng = random.Random(f"{district.seed}:scheduled")
         self._clock_start_ts = clock_start_ts
+        self._heartbeat_s = heartbeat_s
+        self._devices = [(site, device) for site in district.sites for device in site.devices]
+        self._schedule: list[tuple[float, int, int]] = [
+            (clock_start_ts + self._scheduled_rng.uniform(0.0, heartbeat_s), HEARTBEAT, i)
+            for i in range(len(self._devices))
+        ]
+        heapq.heapify(self._schedule)
+        self._departures: dict[int, Crossing] = {}
+        self._departure_count = 0
+        self._strangers_day = -1
+        self._strangers_at_units: Counter[str] = Counter()
+        self._recent_visitors: dict[str, None] = {}
         makers: dict[type[Event], Callable[[Site, str, datetime, datetime, int], Event]] = {
             DoorAccess: self.door_access,
             FaceCapture: self.face_capture,
             VehiclePassage: self.vehicle_passage,
-            DeviceTelemetry: self.device_telemetry,
             BraceletReading: self.bracelet_reading,
             CameraAnalytics: self.camera_analytics,
             PerimeterAlarm: self.perimeter_alarm,
         }
         self._makers = [makers[kind] for kind in MIX_KINDS]
+
+    @property
+    def heartbeats_per_second(self) -> float:
+        """Event-time rate of device telemetry alone."""
+        return len(self._devices) / self._heartbeat_s
 
     def event(self, event_id: str, timestamp: float, received_at: datetime) -> Event:
         """The kind follows the hour's mix; the community is any of the district's."""
@@ -115,45 +236,56 @@ class EverydayLife:
         site = rng.choice(self._district.sites)
         return maker(site, event_id, datetime.fromtimestamp(timestamp, UTC), received_at, hour)
 
+    def due(
+        self, until_ts: float, received_at: datetime, next_id: Callable[[], str]
+    ) -> list[Event]:
+        """Heartbeats and visitors' departures scheduled up to `until_ts`, in time order."""
+        events: list[Event] = []
+        schedule = self._schedule
+        while schedule and schedule[0][0] <= until_ts:
+            timestamp, kind, key = heapq.heappop(schedule)
+            at = datetime.fromtimestamp(timestamp, UTC)
+            if kind == HEARTBEAT:
+                site, device = self._devices[key]
+                events.append(self.device_telemetry(site, device, next_id(), at, received_at))
+                heapq.heappush(schedule, (timestamp + self._heartbeat_s, HEARTBEAT, key))
+            else:
+                events.append(self._departures.pop(key).passage(next_id(), at, received_at))
+        return events
+
     def vehicle_passage(
         self, site: Site, event_id: str, at: datetime, received_at: datetime, hour: int
     ) -> VehiclePassage:
+        """A resident's car in or out, or a visitor arriving (who leaves on schedule)."""
         rng = self._rng
-        gate = rng.choice(site.gates)
         outbound = rng.random() < OUTBOUND_BY_HOUR[hour]
         moved = site.move_vehicle(outbound, rng) if rng.random() < RESIDENT_VEHICLE_SHARE else None
         if moved is not None:
             vehicle, outbound = moved
-            plate, colour = vehicle.plate, vehicle.colour
-        else:
-            plate, outbound = self._visitor_crossing(site, outbound)
-            colour = rng.choices(VISITOR_PLATE_COLOURS, VISITOR_PLATE_COLOUR_WEIGHTS)[0]
-        return VehiclePassage(
-            event_id=event_id,
-            community_id=site.community_id,
-            occurred_at=at,
-            received_at=received_at,
-            plate=plate,
-            plate_colour=colour,
-            direction=Direction.OUT if outbound else Direction.IN,
-            gate_id=gate.gate_id,
-            camera_id=gate.camera_id,
-            confidence=round(rng.uniform(0.82, 0.995), 3),
-            snapshot_ref=f"snapshots/{event_id}.jpg",
+            crossing = Crossing(site, vehicle.plate, vehicle.colour, outbound, rng)
+            return crossing.passage(event_id, at, received_at)
+        colour = rng.choices(VISITOR_PLATE_COLOURS, VISITOR_PLATE_COLOUR_WEIGHTS)[0]
+        arrival = Crossing(site, self._visitor_plate(), colour, False, rng)
+        stay_min = rng.uniform(*rng.choices(VISITOR_STAYS_MIN, VISITOR_STAY_WEIGHTS)[0])
+        self._departure_count += 1
+        self._departures[self._departure_count] = Crossing(site, arrival.plate, colour, True, rng)
+        heapq.heappush(
+            self._schedule,
+            (at.timestamp() + stay_min * 60.0, DEPARTURE, self._departure_count),
         )
+        return arrival.passage(event_id, at, received_at)
 
-    def _visitor_crossing(self, site: Site, outbound: bool) -> tuple[str, bool]:
-        """Visitors leave with the plate they came in with; a few remembered per community."""
-        rng = self._rng
-        inside = site.visitor_plates_inside
-        if outbound and inside:
-            index = rng.randrange(len(inside))
-            inside[index], inside[-1] = inside[-1], inside[index]
-            return inside.pop(), True
-        plate = self._district.visitor_plate(rng)
-        if len(inside) < VISITOR_PLATES_REMEMBERED:
-            inside.append(plate)
-        return plate, False
+    def _visitor_plate(self) -> str:
+        """A stranger's plate not seen in the last VISITOR_PLATES_REMEMBERED arrivals."""
+        recent = self._recent_visitors
+        while True:
+            plate = self._district.visitor_plate(self._rng)
+            if plate not in recent:
+                break
+        recent[plate] = None
+        if len(recent) > VISITOR_PLATES_REMEMBERED:
+            del recent[next(iter(recent))]
+        return plate
 
     def door_access(
         self, site: Site, event_id: str, at: datetime, received_at: datetime, hour: int
@@ -188,7 +320,13 @@ class EverydayLife:
     def face_capture(
         self, site: Site, event_id: str, at: datetime, received_at: datetime, hour: int
     ) -> FaceCapture:
-        """Captures are the enrolled face plus noise that grows as image quality drops."""
+        """Captures are the enrolled face plus noise that grows as image quality drops.
+
+        Riders are seen at the pedestrian gates: their faces recur every day, which at a
+        unit door would look like the regulars of a pyramid-selling meeting. For the same
+        reason a unit door sees at most STRANGERS_PER_UNIT_DAY strangers a day, whatever
+        the rate; the rest pass the pedestrian gates.
+        """
         rng = self._rng
         quality = round(rng.uniform(0.45, 0.99), 3)
         matched: str | None = None
@@ -202,13 +340,13 @@ class EverydayLife:
             if quality >= MATCH_MIN_QUALITY:
                 matched = resident.person_id
                 score = round(sum(a * b for a, b in zip(enrolled, embedding, strict=True)), 4)
+        elif rng.random() < RIDER_FACE_SHARE:
+            camera = f"{rng.choice(site.pedestrian_gates)}-cam"
+            rider = self._district.face(f"rider-{rng.randrange(self._district.riders)}")
+            embedding = self._noisy(rider, 0.03)
         else:
-            camera = rng.choice(site.cameras[CameraRole.DOOR_FACE])
-            if rng.random() < RIDER_FACE_SHARE:
-                rider = self._district.face(f"rider-{rng.randrange(self._district.riders)}")
-                embedding = self._noisy(rider, 0.03)
-            else:
-                embedding = self._noisy(STRANGER_FACE, 1.0)
+            camera = self._stranger_camera(site, at)
+            embedding = self._noisy(STRANGER_FACE, 1.0)
         width = rng.uniform(80.0, 240.0)
         return FaceCapture(
             event_id=event_id,
@@ -229,21 +367,32 @@ class EverydayLife:
             crop_ref=f"crops/{event_id}.jpg",
         )
 
+    def _stranger_camera(self, site: Site, at: datetime) -> str:
+        rng = self._rng
+        camera = rng.choice(site.cameras[CameraRole.DOOR_FACE])
+        if camera.removesuffix("-cam") in site.pedestrian_gates:
+            return camera
+        day = int((at.timestamp() / 3600.0 + UTC_OFFSET_HOURS) // 24)
+        if day != self._strangers_day:
+            self._strangers_day, self._strangers_at_units = day, Counter()
+        if self._strangers_at_units[camera] >= STRANGERS_PER_UNIT_DAY:
+            return f"{rng.choice(site.pedestrian_gates)}-cam"
+        self._strangers_at_units[camera] += 1
+        return camera
+
     def _noisy(self, base: Sequence[float], sigma: float) -> list[float]:
         """A unit-norm capture near `base`, at the 5 decimals a camera's float32 carries."""
-        gauss = self._rng.gauss
-        values = [v + gauss(0.0, sigma) for v in base]
-        norm = math.sqrt(sum(v * v for v in values))
-        return [round(v / norm, 5) for v in values]
+        return noisy(self._rng, base, sigma)
 
     def device_telemetry(
-        self, site: Site, event_id: str, at: datetime, received_at: datetime, hour: int
+        self, site: Site, device: Device, event_id: str, at: datetime, received_at: datetime
     ) -> DeviceTelemetry:
-        device = self._rng.choice(site.devices)
+        rng = self._scheduled_rng
         if isinstance(device, ChargingSlot):
-            metrics = self._slot_metrics(device, hour)
+            metrics = self._slot_metrics(device, at.timestamp())
         else:
-            metrics = self._heartbeat(device, at.timestamp())
+            uptime = device.age_s + max(0.0, at.timestamp() - self._clock_start_ts)
+            metrics = heartbeat_metrics(device.kind, uptime, rng)
         return DeviceTelemetry(
             event_id=event_id,
             community_id=site.community_id,
@@ -254,45 +403,19 @@ class EverydayLife:
             metrics=metrics,
         )
 
-    def _slot_metrics(self, slot: ChargingSlot, hour: int) -> dict[str, float]:
+    def _slot_metrics(self, slot: ChargingSlot, timestamp: float) -> dict[str, float]:
         """Temperature follows the day and rises while a bike charges, with inertia."""
-        rng = self._rng
-        if rng.random() < 0.05:
+        rng = self._scheduled_rng
+        if rng.random() < self._heartbeat_s / SLOT_SESSION_S:
             slot.charging = not slot.charging
-        target = ambient_celsius(hour) + (12.0 if slot.charging else 0.0)
-        slot.temperature_c += (target - slot.temperature_c) * 0.3 + rng.gauss(0.0, 0.4)
+        hour = (timestamp / 3600.0 + 8.0) % 24.0
+        target = ambient_celsius(hour) + (SLOT_CHARGING_HEAT_C if slot.charging else 0.0)
+        pull = 1.0 - math.exp(-self._heartbeat_s / SLOT_THERMAL_TIME_S)
+        slot.temperature_c += (target - slot.temperature_c) * pull + rng.gauss(0.0, 0.2)
         current = rng.uniform(1.5, 3.5) if slot.charging else rng.uniform(0.0, 0.02)
-        voltage = rng.gauss(220.0, 3.0)
-        return {
-            "slot": float(slot.slot),
-            "temperature_c": round(slot.temperature_c, 1),
-            "current_a": round(current, 2),
-            "voltage_v": round(voltage, 1),
-            "power_w": round(current * voltage, 1),
-            "charging": 1.0 if slot.charging else 0.0,
-        }
-
-    def _heartbeat(self, device: Device, timestamp: float) -> dict[str, float]:
-        rng = self._rng
-        metrics = {
-            "online": 1.0,
-            "uptime_s": round(device.age_s + max(0.0, timestamp - self._clock_start_ts)),
-        }
-        if device.kind is DeviceKind.CAMERA:
-            metrics["cpu_pct"] = round(rng.uniform(10, 70), 1)
-            metrics["fps"] = float(rng.choice((15, 25)))
-        elif device.kind is DeviceKind.DOOR:
-            metrics["rssi_dbm"] = float(rng.randint(-85, -45))
-        elif device.kind is DeviceKind.FENCE_CONTROLLER:
-            metrics["pulse_kv"] = round(rng.uniform(7.5, 9.5), 2)
-        elif device.kind is DeviceKind.SMOKE_DETECTOR:
-            metrics |= {
-                "obscuration_pct": round(rng.uniform(0.0, 0.4), 2),
-                "battery_pct": float(rng.randint(40, 100)),
-            }
-        elif device.kind is DeviceKind.BRACELET_GATEWAY:
-            metrics["connected"] = float(rng.randint(5, 12))
-        return metrics
+        return slot_metrics(
+            slot.slot, slot.temperature_c, current, rng.gauss(220.0, 3.0), slot.charging
+        )
 
     def bracelet_reading(
         self, site: Site, event_id: str, at: datetime, received_at: datetime, hour: int
@@ -308,18 +431,25 @@ class EverydayLife:
             wearer=bracelet.wearer,
             lat=round(bracelet.lat, 6),
             lon=round(bracelet.lon, 6),
-            zone="inside" if bracelet.metres_from_home() <= GEOFENCE_METRES else "outside",
+            zone="inside" if bracelet.inside(bracelet.lat, bracelet.lon) else "outside",
             battery=round(bracelet.battery, 3),
         )
 
     def _wander(self, bracelet: Bracelet) -> None:
-        """A random walk pulled back home, so wearers stay near their community."""
+        """A random walk pulled back home and kept well inside the home circle; the
+        wearer charges the bracelet before it runs low."""
         rng = self._rng
         step = BRACELET_STEP_DEGREES[bracelet.wearer]
         bracelet.lat += (bracelet.home_lat - bracelet.lat) * 0.1 + rng.gauss(0.0, step)
         bracelet.lon += (bracelet.home_lon - bracelet.lon) * 0.1 + rng.gauss(0.0, step)
+        limit = WANDER_SHARE_OF_GEOFENCE * bracelet.geofence[0].radius_m
+        away = bracelet.metres_from_home()
+        if away > limit:
+            pull = limit / away
+            bracelet.lat = bracelet.home_lat + (bracelet.lat - bracelet.home_lat) * pull
+            bracelet.lon = bracelet.home_lon + (bracelet.lon - bracelet.home_lon) * pull
         bracelet.battery -= rng.uniform(0.0, 0.003)
-        if bracelet.battery < 0.1:
+        if bracelet.battery < BRACELET_RECHARGE_BELOW:
             bracelet.battery = 1.0
 
     def camera_analytics(
@@ -350,3 +480,11 @@ class EverydayLife:
             fence_zone=rng.choice(site.fence_zones),
             alarm_kind=rng.choices(ALARM_KINDS, ALARM_WEIGHTS)[0],
         )
+
+
+def noisy(rng: random.Random, base: Sequence[float], sigma: float) -> list[float]:
+    """A unit-norm capture near `base`, at the 5 decimals a camera's float32 carries."""
+    gauss = rng.gauss
+    values = [v + gauss(0.0, sigma) for v in base]
+    norm = math.sqrt(sum(v * v for v in values))
+    return [round(v / norm, 5) for v in values]

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from ingest.simulator.district import District, WatchlistEntry
-from schemas.alerts import AlertType, WatchlistCategory, WatchlistPlate
+from schemas.alerts import AlertType, WatchlistCategory
 from schemas.events import Direction, PlateColour, VehiclePassage
 
 FIRST_INCIDENT_AFTER_S = 1.0
@@ -56,22 +56,13 @@ class LabelLog:
                 out.writelines(orjson.dumps(label.as_json()) + b"\n" for label in labels)
 
 
-def watchlist_records(district: District, added_at: datetime) -> list[WatchlistPlate]:
-    """The district's watchlist as published at start; keys are the normalised plates."""
-    return [
-        WatchlistPlate(
-            plate=entry.plate,
-            category=entry.category,
-            note=entry.note,
-            added_by="simulator",
-            added_at=added_at,
-        )
-        for entry in district.watchlist
-    ]
-
-
 class WatchlistIncidents:
-    """A watchlisted car enters a community at least every `every` seconds of wall time."""
+    """A watchlisted car passes a gate at least every `every` seconds of wall time.
+
+    Each watchlisted car keeps to one community and goes in and out in turn, as a real
+    car does: hopping between communities would also read as a cloned or roaming plate,
+    and never leaving as an overstay.
+    """
 
     def __init__(self, district: District, every: float) -> None:
         if every <= 0:
@@ -82,6 +73,10 @@ class WatchlistIncidents:
         self._every = every
         self._rng = random.Random(f"{district.seed}:incidents")
         self._next_due = min(FIRST_INCIDENT_AFTER_S, every)
+        self._haunts = {
+            entry.plate: self._rng.choice(district.sites) for entry in district.watchlist
+        }
+        self._inside: set[str] = set()
 
     def due(self, wall_to: float) -> list[float]:
         """Wall times of incidents due up to `wall_to`, each taken once."""
@@ -96,8 +91,10 @@ class WatchlistIncidents:
     ) -> tuple[VehiclePassage, IncidentLabel]:
         rng = self._rng
         entry: WatchlistEntry = rng.choice(self._district.watchlist)
-        site = rng.choice(self._district.sites)
+        site = self._haunts[entry.plate]
         gate = rng.choice(site.gates)
+        leaving = entry.plate in self._inside
+        self._inside.symmetric_difference_update({entry.plate})
         passage = VehiclePassage(
             event_id=event_id,
             community_id=site.community_id,
@@ -105,7 +102,7 @@ class WatchlistIncidents:
             received_at=received_at,
             plate=entry.plate,
             plate_colour=rng.choices(WATCHLIST_COLOURS, WATCHLIST_COLOUR_WEIGHTS)[0],
-            direction=Direction.IN,
+            direction=Direction.OUT if leaving else Direction.IN,
             gate_id=gate.gate_id,
             camera_id=gate.camera_id,
             confidence=round(rng.uniform(0.9, 0.99), 3),

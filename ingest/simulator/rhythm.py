@@ -1,7 +1,8 @@
 """The district's day: when residents move, which way, and how warm it is.
 
-People (doors, faces, vehicles) follow the clock; devices report around the clock. The
-event rate stays what the operator asked for, so at night the mix shifts to devices.
+People (doors, faces, vehicles) follow the clock; bracelets, cameras and alarms report
+around the clock. Device telemetry is not in the mix: every device reports on its own
+schedule (a heartbeat drawn at random would look like an outage).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from itertools import accumulate
 from schemas.events import (
     BraceletReading,
     CameraAnalytics,
-    DeviceTelemetry,
     DoorAccess,
     Event,
     FaceCapture,
@@ -26,7 +26,6 @@ DAYTIME_MIX: dict[type[Event], float] = {
     DoorAccess: 35.0,
     FaceCapture: 20.0,
     VehiclePassage: 20.0,
-    DeviceTelemetry: 15.0,
     BraceletReading: 7.0,
     CameraAnalytics: 2.0,
     PerimeterAlarm: 1.0,
@@ -75,6 +74,6 @@ def local_hour(timestamp: float) -> int:
     return int((timestamp / 3600.0 + UTC_OFFSET_HOURS) % 24)
 
 
-def ambient_celsius(hour: int) -> float:
+def ambient_celsius(hour: float) -> float:
     """Outdoor temperature, warmest mid-afternoon: the baseline of charging-slot readings."""
     return 20.0 + 5.0 * math.cos((hour - 15) / 24 * 2 * math.pi)

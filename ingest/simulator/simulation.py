@@ -1,7 +1,8 @@
 """The district simulator: everyday events, injected incidents and broken messages, paced.
 
 `batch` is pure (no Kafka, no sleeping) so tests drive it with chosen wall times; `run`
-paces batches against the wall clock and publishes each batch in one `publish_many`.
+publishes the district's reference data, then paces batches against the wall clock and
+publishes each batch in one `publish_many`.
 """
 
 from __future__ import annotations
@@ -17,16 +18,11 @@ from pathlib import Path
 from ingest.publisher import Publisher
 from ingest.simulator.clock import SimClock
 from ingest.simulator.district import District
-from ingest.simulator.everyday import EverydayLife
-from ingest.simulator.incidents import (
-    IncidentLabel,
-    LabelLog,
-    WatchlistIncidents,
-    watchlist_records,
-)
+from ingest.simulator.everyday import HEARTBEAT_S, EverydayLife
+from ingest.simulator.incidents import IncidentLabel, LabelLog, WatchlistIncidents
 from ingest.simulator.malformed import MalformedMessage, MalformedSource
 from schemas.alerts import WatchlistPlate
-from schemas.events import Event, utc_now
+from schemas.events import Event, Record, utc_now
 from schemas.topics import VEHICLE_PASSAGES
 
 TICK_S = 0.05
@@ -46,6 +42,7 @@ class SimulationReport:
     counts: Counter[str] = field(default_factory=Counter)
     incidents: int = 0
     malformed: int = 0
+    reference: int = 0
     watchlist: int = 0
     wall_seconds: float = 0.0
     first_occurred_at: datetime | None = None
@@ -68,7 +65,7 @@ class SimulationReport:
         lines = [
             f"simulated {self.events} events in {self.wall_seconds:.1f} s ({rate:.0f}/s)",
             *(f"  {kind:<18} {count:>9}" for kind, count in self.counts.most_common()),
-            f"watchlist plates published: {self.watchlist}",
+            f"reference records published: {self.reference} (watchlist plates: {self.watchlist})",
             f"watchlist incidents injected: {self.incidents}",
             f"malformed messages sent: {self.malformed}",
         ]
@@ -91,45 +88,67 @@ class Simulator:
         incident_every: float = 15.0,
         malformed_every: int | None = None,
         labels_path: Path | None = None,
+        heartbeat_s: float = HEARTBEAT_S,
     ) -> None:
         if malformed_every is not None and malformed_every < 1:
             raise ValueError(f"malformed_every must be at least 1, got {malformed_every}")
         self.district = district
         self.clock = clock
         self.labels: list[IncidentLabel] = []
-        self._everyday = EverydayLife(district, clock.start_ts)
+        self._everyday = EverydayLife(district, clock.start_ts, heartbeat_s)
         self._incidents = WatchlistIncidents(district, incident_every)
         self._malformed = MalformedSource(district)
         self._malformed_every = malformed_every
         self._label_log = LabelLog(labels_path) if labels_path else None
         self._run_id = f"sim-{district.seed}-{clock.start:%Y%m%dT%H%M%S}"
         self._sequence = 0
+        self._scheduled_count = 0
         self._incident_count = 0
         self._malformed_count = 0
 
-    def watchlist_records(self, added_at: datetime | None = None) -> list[WatchlistPlate]:
-        return watchlist_records(self.district, added_at or utc_now())
+    @property
+    def heartbeats_per_second(self) -> float:
+        """Wall-clock rate of device telemetry alone: more than the rate starves activity."""
+        return self._everyday.heartbeats_per_second * self.clock.speed
+
+    def reference_records(self, added_at: datetime | None = None) -> list[Record]:
+        return self.district.reference_records(added_at or utc_now())
 
     def batch(
         self, wall_from: float, wall_to: float, n: int, received_at: datetime | None = None
     ) -> Batch:
-        """`n` everyday events spread over (wall_from, wall_to], plus incidents due by then.
+        """About `n` events over (wall_from, wall_to], in event-time order, plus incidents.
 
-        Events are in event-time order; incidents are extra, so the rate stays as asked.
+        Heartbeats and visitors' departures due by `wall_to` come out of the budget first
+        (a device never skips one); everyday activity spreads evenly over what is left.
+        Incidents are extra, so the rate stays as asked.
         """
         received_at = received_at or utc_now()
-        step = (wall_to - wall_from) / n if n else 0.0
-        batch = Batch(events=[])
-        for i in range(1, n + 1):
+        until = self.clock.timestamp(wall_to)
+        scheduled = self._everyday.due(until, received_at, self._scheduled_id)
+        activity = max(0, n - len(scheduled))
+        step = (wall_to - wall_from) / activity if activity else 0.0
+        events: list[Event] = []
+        malformed: list[MalformedMessage] = []
+        for i in range(1, activity + 1):
             self._sequence += 1
             event_id = f"{self._run_id}-{self._sequence}"
             timestamp = self.clock.timestamp(wall_from + i * step)
-            batch.events.append(self._everyday.event(event_id, timestamp, received_at))
+            events.append(self._everyday.event(event_id, timestamp, received_at))
             if self._malformed_every and self._sequence % self._malformed_every == 0:
-                batch.malformed.append(self._broken(timestamp, received_at))
+                malformed.append(self._broken(timestamp, received_at))
+        scheduled += self._everyday.due(until, received_at, self._scheduled_id)
+        batch = Batch(
+            events=sorted([*events, *scheduled], key=lambda event: event.occurred_at),
+            malformed=malformed,
+        )
         for due in self._incidents.due(wall_to):
             self._inject(batch, self.clock.at(max(due, wall_from)), received_at)
         return batch
+
+    def _scheduled_id(self) -> str:
+        self._scheduled_count += 1
+        return f"{self._run_id}-s{self._scheduled_count}"
 
     def events_between(self, wall_from: float, wall_to: float, n: int) -> list[Event]:
         return self.batch(wall_from, wall_to, n).events
@@ -157,7 +176,7 @@ class Simulator:
         duration: float | None = None,
         stop_event: asyncio.Event | None = None,
     ) -> SimulationReport:
-        """Publish the watchlist, then `rate` events/s until `duration` or `stop_event`.
+        """Publish the reference data, then `rate` events/s until `duration` or `stop_event`.
 
         The count due is recomputed from elapsed time each tick, so a slow publish is
         caught up by a bigger next batch instead of lowering the rate.
@@ -166,7 +185,9 @@ class Simulator:
             raise ValueError(f"rate must be positive, got {rate}")
         stop = stop_event or asyncio.Event()
         report = SimulationReport()
-        report.watchlist = await publisher.publish_many(self.watchlist_records())
+        reference = self.reference_records()
+        report.reference = await publisher.publish_many(reference)
+        report.watchlist = sum(isinstance(record, WatchlistPlate) for record in reference)
         loop = asyncio.get_running_loop()
         began = loop.time()
         done_wall = 0.0
@@ -177,11 +198,11 @@ class Simulator:
             finished = stop.is_set() or (duration is not None and elapsed >= duration)
             if duration is not None:
                 elapsed = min(elapsed, duration)
-            due = int(rate * elapsed) - emitted
+            due = max(0, int(rate * elapsed) - emitted)
             batch = self.batch(done_wall, elapsed, due)
             await self._publish(publisher, batch)
             report.add(batch)
-            emitted += due
+            emitted += len(batch.events) - len(batch.labels)
             done_wall = elapsed
             if finished:
                 break

@@ -40,6 +40,7 @@ from streams.sink import Message, SinkStats, TableSink
 log = logging.getLogger(__name__)
 
 OFFICER_STATUSES = frozenset({AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED})
+FORWARDED_FROM = "pingan-forwarded-from-partition"
 URGENT_TOPICS = frozenset({PERIMETER_ALARMS.name, BRACELET_READINGS.name})
 """A fence alarm or an SOS must reach the officer's phone within a second: these topics
 wait `urgent_batch_seconds` for a batch instead of `sink_batch_seconds`."""
@@ -198,18 +199,23 @@ class Pipeline:
                     except ValueError as exc:
                         log.error("unreadable re-keyed passage: %s", exc)
                         continue
-                    arrivals.append(Arrival(passage, source))
+                    headers = _headers(source.message.headers)
+                    clock = int(headers.get(FORWARDED_FROM, b"-1")) if headers else -1
+                    arrivals.append(Arrival(passage, source, clock if clock >= 0 else None))
                 self._refresh_thresholds()
                 await self.plate_rules.process(arrivals)
 
         self.app.agent(self.by_plate_topic, name="rules-by-plate")(by_plate)
 
     async def _forward_by_plate(self, arrivals: Sequence[Arrival]) -> None:
+        """The source partition travels along: the plate rules' clock is the slowest of them."""
         for arrival in arrivals:
             passage = arrival.event
             assert isinstance(passage, VehiclePassage)
             await self.by_plate_topic.send(
-                key=passage.plate.encode(), value=arrival.source.message.value
+                key=passage.plate.encode(),
+                value=arrival.source.message.value,
+                headers=[(FORWARDED_FROM, str(arrival.partition).encode())],
             )
 
     def _refresh_thresholds(self) -> None:

@@ -44,10 +44,15 @@ STATE_CACHE_LIMIT = 200_000
 
 @dataclass(frozen=True)
 class Arrival:
-    """A decoded event with the Kafka message it came from."""
+    """A decoded event with the Kafka message it came from.
+
+    `clock_partition` is the partition whose event-time clock the event advances: its own,
+    or for re-keyed passages the community partition it was forwarded from.
+    """
 
     event: Event
     source: EventT
+    clock_partition: int | None = None
 
     @property
     def topic(self) -> str:
@@ -232,6 +237,7 @@ class RuleEngine:
         changelog: ChangelogWriter,
     ) -> None:
         self.keying = keying
+        self.global_clock = keying is Keying.PLATE
         self.rules = [r for r in rules if r.keying is keying]
         self.reference = reference
         self.thresholds = thresholds
@@ -247,6 +253,7 @@ class RuleEngine:
             if r.State is not None
         }
         self._absence = [r for r in self.rules if r.State is not None and _has_wakeups(r)]
+        self._catching_up = [r for r in self._absence if len(r.inputs) == 1 or r.gap_proves_absence]
         self._input_topics = {
             r.name: [topic_of[kind] for kind in r.inputs if kind in topic_of] for r in self.rules
         }
@@ -296,7 +303,8 @@ class RuleEngine:
 
     def _observe(self, arrival: Arrival) -> None:
         at, partition = arrival.event.occurred_at, arrival.partition
-        key = (arrival.topic, partition)
+        clock = arrival.partition if arrival.clock_partition is None else arrival.clock_partition
+        key = (arrival.topic, clock)
         seen = self._latest.get(key)
         if seen is None or at > seen:
             self._latest[key] = at
@@ -308,7 +316,12 @@ class RuleEngine:
     def _due(self, partition: int) -> bool:
         """Cheap test before the per-rule watermarks: can any wake-up be due at all?"""
         due = self._next_due.get(partition)
-        return due is not None and self._newest[partition] - self.lateness >= due
+        if due is None:
+            return False
+        if self.global_clock:
+            clocks = self._latest.values()
+            return len(clocks) >= EVENT_PARTITIONS and min(clocks) - self.lateness >= due
+        return self._newest[partition] - self.lateness >= due
 
     async def _apply(self, rule: Rule[Any, Any], arrival: Arrival) -> None:
         event = arrival.event
@@ -322,6 +335,8 @@ class RuleEngine:
         state = states.get(key) if states is not None else None
         if state is not None and state.applied.get(arrival.topic, -1) >= arrival.offset:
             return
+        if state is not None and rule in self._catching_up:
+            state = await self._caught_up(rule, key, state, config, event.occurred_at)
         outcome = rule.apply(state, event, config, self.reference)
         if states is not None:
             if outcome.state is not None:
@@ -334,6 +349,22 @@ class RuleEngine:
             if outcome.state is not None and rule in self._absence:
                 self._schedule(rule, key, outcome.state, config)
         await self._publish(outcome, config.suppress_minutes, event.received_at, arrival)
+
+    async def _caught_up(
+        self, rule: Rule[Any, Any], key: str, state: RuleState, config: Any, now: datetime
+    ) -> RuleState | None:
+        """An event proves its key's time has reached `now`: a gap the watermark has not
+        reached yet (another input topic lags while catching up on a backlog) still counts."""
+        wake = rule.wake_at(state, config)
+        if wake is None or wake > now:
+            return state
+        outcome = rule.advance(state, key, now, config, self.reference)
+        if outcome.state is not None:
+            outcome.state.partition = state.partition
+            outcome.state.community_id = state.community_id
+            outcome.state.applied = state.applied
+        await self._publish(outcome, config.suppress_minutes, now)
+        return outcome.state
 
     async def _publish(
         self,
@@ -368,12 +399,19 @@ class RuleEngine:
         return self.book_entries.fresh(key, arrival.topic, arrival.offset)
 
     def watermark(self, rule: Rule[Any, Any], partition: int) -> datetime | None:
-        """The event time up to which every input of `rule` on `partition` has arrived."""
-        seen = [
-            self._latest[(topic, partition)]
-            for topic in self._input_topics[rule.name]
-            if (topic, partition) in self._latest
-        ]
+        """The event time up to which every input of `rule` on `partition` has arrived; for
+        re-keyed streams, up to which every source partition has."""
+        topics = self._input_topics[rule.name]
+        if self.global_clock:
+            seen = [at for (topic, _), at in self._latest.items() if topic in topics]
+            if len(seen) < EVENT_PARTITIONS:
+                return None  # a source partition not heard from yet may still be far behind
+        else:
+            seen = [
+                self._latest[(topic, partition)]
+                for topic in topics
+                if (topic, partition) in self._latest
+            ]
         return min(seen) - self.lateness if seen else None
 
     def _schedule(self, rule: Rule[Any, Any], key: str, state: RuleState, config: Any) -> None:

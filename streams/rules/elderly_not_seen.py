@@ -52,6 +52,9 @@ class ElderlyNotSeenRule(Rule[ElderlyState, ElderlyNotSeenConfig]):
     inputs: ClassVar[tuple[type[Event], ...]] = (DoorAccess, FaceCapture)
     Config = ElderlyNotSeenConfig
     State = ElderlyState
+    gap_proves_absence = True
+    """A 24-hour gap between two sightings is the welfare concern itself; a sighting on the
+    other input that arrives later (while catching up on a backlog) resolves it."""
 
     def key(self, event: Event, reference: Reference) -> str | None:
         person = seen_person(event)

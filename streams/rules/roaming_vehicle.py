@@ -125,13 +125,14 @@ class RoamingVehicleRule(Rule[RoamingState, RoamingVehicleConfig]):
             shown += [v for v in visits if v not in shown]
         if not shown:
             return Outcome(kept)
+        latest_entry = max(shown, key=lambda e: e.at)
         finding = Finding(
             alert_type=AlertType.ROAMING_VEHICLE,
             severity=Severity.MEDIUM,
-            community_id=event.community_id,
+            community_id=latest_entry.community_id,
             subject_kind=SubjectKind.PLATE,
             subject=event.plate,
-            occurred_at=event.occurred_at,
+            occurred_at=latest_entry.at,
             explanation=Explanation(
                 en=f"Plate {event.plate}, registered to no resident, " + " It also ".join(en),
                 zh=f"非登记车辆 {event.plate} " + "；另 ".join(zh),

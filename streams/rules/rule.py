@@ -146,6 +146,9 @@ class Rule(ABC, Generic[S, C]):
     keying: ClassVar[Keying] = Keying.COMMUNITY
     Config: ClassVar[type[RuleConfig]] = RuleConfig
     State: ClassVar[type[RuleState] | None] = None
+    gap_proves_absence: ClassVar[bool] = False
+    """Absence rules with several inputs: may an event on one input settle a wake-up that
+    the watermark (held back by a lagging input) has not reached? Single-input rules may."""
 
     @abstractmethod
     def key(self, event: Event, reference: Reference) -> str | None:

@@ -7,49 +7,29 @@ finding; the alert book folds repeats from the same camera into its open alert.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from schemas.alerts import AlertType, Severity, SubjectKind
-from schemas.events import CameraAnalytics, CameraAnalyticsKind, Event
+from schemas.events import CameraAnalytics, CameraAnalyticsKind
+from streams.rules.camera_detection import CameraDetectionConfig, CameraDetectionRule
 from streams.rules.rule import (
     Explanation,
     Finding,
-    Outcome,
-    Reference,
-    Rule,
-    RuleConfig,
-    RuleState,
     evidence_of,
     hhmm,
 )
 
 
-class EbikeInElevatorConfig(RuleConfig):
+class EbikeInElevatorConfig(CameraDetectionConfig):
     min_confidence: float = 0.6
 
 
-class EbikeInElevatorRule(Rule[RuleState, EbikeInElevatorConfig]):
+class EbikeInElevatorRule(CameraDetectionRule):
     name = "ebike_in_elevator"
     alert_types = (AlertType.EBIKE_IN_ELEVATOR,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (CameraAnalytics,)
+    analytics_kind = CameraAnalyticsKind.EBIKE_IN_ELEVATOR
     Config = EbikeInElevatorConfig
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, CameraAnalytics)
-        kind = event.analytics_kind
-        return event.camera_id if kind is CameraAnalyticsKind.EBIKE_IN_ELEVATOR else None
-
-    def apply(
-        self,
-        state: RuleState | None,
-        event: Event,
-        config: EbikeInElevatorConfig,
-        reference: Reference,
-    ) -> Outcome[RuleState]:
-        assert isinstance(event, CameraAnalytics)
-        if event.confidence < config.min_confidence:
-            return Outcome(None)
-        return Outcome(None, findings=[ebike_finding(event)])
+    def finding(self, event: CameraAnalytics) -> Finding:
+        return ebike_finding(event)
 
 
 def ebike_finding(event: CameraAnalytics) -> Finding:

@@ -9,49 +9,29 @@ open alert.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from schemas.alerts import AlertType, Severity, SubjectKind
-from schemas.events import CameraAnalytics, CameraAnalyticsKind, Event
+from schemas.events import CameraAnalytics, CameraAnalyticsKind
+from streams.rules.camera_detection import CameraDetectionConfig, CameraDetectionRule
 from streams.rules.rule import (
     Explanation,
     Finding,
-    Outcome,
-    Reference,
-    Rule,
-    RuleConfig,
-    RuleState,
     evidence_of,
     hhmm,
 )
 
 
-class HighAltitudeThrowConfig(RuleConfig):
+class HighAltitudeThrowConfig(CameraDetectionConfig):
     min_confidence: float = 0.5
 
 
-class HighAltitudeThrowRule(Rule[RuleState, HighAltitudeThrowConfig]):
+class HighAltitudeThrowRule(CameraDetectionRule):
     name = "high_altitude_throw"
     alert_types = (AlertType.HIGH_ALTITUDE_THROW,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (CameraAnalytics,)
+    analytics_kind = CameraAnalyticsKind.HIGH_ALTITUDE_THROW
     Config = HighAltitudeThrowConfig
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, CameraAnalytics)
-        kind = event.analytics_kind
-        return event.camera_id if kind is CameraAnalyticsKind.HIGH_ALTITUDE_THROW else None
-
-    def apply(
-        self,
-        state: RuleState | None,
-        event: Event,
-        config: HighAltitudeThrowConfig,
-        reference: Reference,
-    ) -> Outcome[RuleState]:
-        assert isinstance(event, CameraAnalytics)
-        if event.confidence < config.min_confidence:
-            return Outcome(None)
-        return Outcome(None, findings=[throw_finding(event)])
+    def finding(self, event: CameraAnalytics) -> Finding:
+        return throw_finding(event)
 
 
 def throw_finding(event: CameraAnalytics) -> Finding:

@@ -1,0 +1,43 @@
+"""Rules that turn one kind of camera-analytics detection into a finding.
+
+Stateless: each detection at or above the rule's `min_confidence` is a finding about its
+camera, and the alert book folds repeats from that camera into its open alert.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import ClassVar
+
+from schemas.events import CameraAnalytics, CameraAnalyticsKind, Event
+from streams.rules.rule import Finding, Outcome, Reference, Rule, RuleConfig, RuleState
+
+
+class CameraDetectionConfig(RuleConfig):
+    min_confidence: float = 0.6
+
+
+class CameraDetectionRule(Rule[RuleState, CameraDetectionConfig]):
+    analytics_kind: ClassVar[CameraAnalyticsKind]
+    inputs: ClassVar[tuple[type[Event], ...]] = (CameraAnalytics,)
+    Config: ClassVar[type[RuleConfig]] = CameraDetectionConfig
+
+    def key(self, event: Event, reference: Reference) -> str | None:
+        assert isinstance(event, CameraAnalytics)
+        return event.camera_id if event.analytics_kind is self.analytics_kind else None
+
+    def apply(
+        self,
+        state: RuleState | None,
+        event: Event,
+        config: CameraDetectionConfig,
+        reference: Reference,
+    ) -> Outcome[RuleState]:
+        assert isinstance(event, CameraAnalytics)
+        if event.confidence < config.min_confidence:
+            return Outcome(None)
+        return Outcome(None, findings=[self.finding(event)])
+
+    @abstractmethod
+    def finding(self, event: CameraAnalytics) -> Finding:
+        """What the officer reads about this detection."""

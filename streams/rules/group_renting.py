@@ -35,23 +35,19 @@ from streams.rules.rule import (
     Outcome,
     Reference,
     Rule,
-    RuleConfig,
     RuleState,
     evidence_of,
     local_time,
 )
-from streams.rules.visitor_gallery import VisitorGallery, listed, unit_door_of
+from streams.rules.visitor_gallery import FaceMatchConfig, VisitorGallery, listed, unit_door_of
 
 
-class GroupRentingConfig(RuleConfig):
+class GroupRentingConfig(FaceMatchConfig):
     min_people: int = 8
     night_start_hour: int = 22
     night_end_hour: int = 6
     min_nights: int = 3
     nights_window_days: int = 7
-    similarity_threshold: float = 0.4
-    """Cosine at which two captures are one face: the match threshold of the district's 128-d
-    face recogniser (from the face model's config), not a rule choice."""
 
 
 class Night(BaseModel):

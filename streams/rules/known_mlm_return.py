@@ -23,23 +23,20 @@ from streams.rules.rule import (
     Outcome,
     Reference,
     Rule,
-    RuleConfig,
     RuleState,
     evidence_of,
     hhmm,
     local_time,
 )
-from streams.rules.visitor_gallery import camera_place
+from streams.rules.visitor_gallery import FaceMatchConfig, camera_place
 
 SCREENING_FLOOR = 0.3
 """Scores below this never reach `apply`: 3.4 standard deviations above chance for two
 unrelated 128-d faces, well below the recogniser's 0.4."""
 
 
-class KnownMlmReturnConfig(RuleConfig):
-    similarity_threshold: float = 0.4
-    """Cosine at which a capture is the watchlisted face: the match threshold of the district's
-    128-d face recogniser (from the face model's config), not a rule choice."""
+class KnownMlmReturnConfig(FaceMatchConfig):
+    """A capture at or above `similarity_threshold` to a raid face is that face."""
 
 
 @dataclass(frozen=True)

@@ -31,25 +31,21 @@ from streams.rules.rule import (
     Outcome,
     Reference,
     Rule,
-    RuleConfig,
     RuleState,
     evidence_of,
     hhmm,
     local_time,
 )
-from streams.rules.visitor_gallery import VisitorGallery, listed, unit_door_of
+from streams.rules.visitor_gallery import FaceMatchConfig, VisitorGallery, listed, unit_door_of
 
 
-class MlmGatheringConfig(RuleConfig):
+class MlmGatheringConfig(FaceMatchConfig):
     min_visitors: int = 15
     min_days: int = 3
     days_window: int = 5
     arrival_share: float = 0.6
     arrival_window_hours: float = 2.0
     min_repeat_visitors: int = 5
-    similarity_threshold: float = 0.4
-    """Cosine at which two captures are one face: the match threshold of the district's 128-d
-    face recogniser (from the face model's config), not a rule choice."""
 
 
 class VisitDay(BaseModel):

@@ -21,7 +21,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 from pydantic import BaseModel
 
-from streams.rules.rule import Reference, sample
+from streams.rules.rule import Reference, RuleConfig, sample
 
 CENTROID_WEIGHT_CAP = 20
 """A centroid averages at most this many captures, so later captures (new glasses, another
@@ -30,6 +30,12 @@ LISTED_IDS = 10
 """Ids named in one list of an explanation: enough to cross-check, short enough to read."""
 UNIT_DOOR = re.compile(r"-b\d+-u\d+$")
 """Unit doors are named `<community>-b<building>-u<unit>`, e.g. c01-b03-u2."""
+
+
+class FaceMatchConfig(RuleConfig):
+    similarity_threshold: float = 0.4
+    """Cosine at which two captures are one face: the match threshold of the district's 128-d
+    face recogniser (from the face model's config), not a rule choice."""
 
 
 class Visitor(BaseModel):

@@ -169,27 +169,13 @@ class Mutation:
     async def acknowledge_alert(
         self, info: ApiInfo, id: strawberry.ID, note: str | None = None
     ) -> Alert:
-        current = await queries.alert_by_id(info.context.warehouse, id)
-        if current is None:
-            raise NotFound(f"no alert with id {id!r}")
-        if current.status is AlertStatus.RESOLVED:
-            raise InvalidArgument(f"alert {id!r} is already resolved")
-        acknowledged = _next_version(current, AlertStatus.ACKNOWLEDGED, note)
-        await _publish(info, acknowledged)
-        return Alert.from_record(acknowledged)
+        return await _move_alert(info, id, AlertStatus.ACKNOWLEDGED, note)
 
     @strawberry.mutation(description="Close an alert as handled, optionally with a note.")
     async def resolve_alert(
         self, info: ApiInfo, id: strawberry.ID, note: str | None = None
     ) -> Alert:
-        current = await queries.alert_by_id(info.context.warehouse, id)
-        if current is None:
-            raise NotFound(f"no alert with id {id!r}")
-        if current.status is AlertStatus.RESOLVED:
-            raise InvalidArgument(f"alert {id!r} is already resolved")
-        resolved = _next_version(current, AlertStatus.RESOLVED, note)
-        await _publish(info, resolved)
-        return Alert.from_record(resolved)
+        return await _move_alert(info, id, AlertStatus.RESOLVED, note)
 
     @strawberry.mutation(
         description='Override thresholds of one rule for a community ("*": the district '
@@ -263,6 +249,20 @@ async def _current_rule_settings() -> dict[str, reference.RuleSettings]:
     except SettingsUnavailable as exc:
         log.error("%s", exc)
         raise QueryFailed from None
+
+
+async def _move_alert(
+    info: ApiInfo, alert_id: str, status: AlertStatus, note: str | None
+) -> Alert:
+    """An officer's step on an open alert: published as its next version."""
+    current = await queries.alert_by_id(info.context.warehouse, alert_id)
+    if current is None:
+        raise NotFound(f"no alert with id {alert_id!r}")
+    if current.status is AlertStatus.RESOLVED:
+        raise InvalidArgument(f"alert {alert_id!r} is already resolved")
+    moved = _next_version(current, status, note)
+    await _publish(info, moved)
+    return Alert.from_record(moved)
 
 
 async def _publish(info: ApiInfo, record: Record) -> None:

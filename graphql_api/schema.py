@@ -251,9 +251,7 @@ async def _current_rule_settings() -> dict[str, reference.RuleSettings]:
         raise QueryFailed from None
 
 
-async def _move_alert(
-    info: ApiInfo, alert_id: str, status: AlertStatus, note: str | None
-) -> Alert:
+async def _move_alert(info: ApiInfo, alert_id: str, status: AlertStatus, note: str | None) -> Alert:
     """An officer's step on an open alert: published as its next version."""
     current = await queries.alert_by_id(info.context.warehouse, alert_id)
     if current is None:

@@ -34,3 +34,19 @@ def test_second_sighting_while_open_updates_the_same_alert() -> None:
     (alert,) = latest.values()
     assert alert.count == 2
     assert len(alert.evidence) == 2
+
+
+def test_plate_formatting_at_the_gate_does_not_hide_a_listed_plate() -> None:
+    """Boundary: the read is normalised (spaces, dot, case) before the exact comparison."""
+    run = harness().feed([passage("浙a·123 45", T0)])
+    assert [a.subject for a in run.alerts] == ["浙A12345"]
+
+
+def test_plate_taken_off_the_list_stops_alerting() -> None:
+    reference = StaticReference(plates=[WANTED])
+    h = RuleHarness(WatchlistPlateRule(), reference)
+    h.feed([passage("浙A12345", T0)])
+    reference.plates.clear()
+    h.feed([passage("浙A12345", T0 + timedelta(hours=1))])
+    (alert,) = h.run.open_alerts().values()
+    assert alert.count == 1

@@ -27,7 +27,6 @@ from schemas.topics import (
     VEHICLE_PASSAGES,
     Topic,
 )
-from streams.changelog import ChangelogWriter
 from streams.dead_letters import DeadLetter
 from streams.engine import Arrival, RuleEngine, acting_for
 from streams.intake import Intake
@@ -36,6 +35,7 @@ from streams.rule_settings import RuleThresholds
 from streams.rules.catalogue import all_rules
 from streams.rules.rule import Keying, Rule
 from streams.sink import Message, SinkStats, TableSink
+from streams.staged_writes import StagedWrites
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ class Pipeline:
             producer_acks=-1,
             broker_commit_interval=1.0,
             producer_linger=0.005,
+            store="rocksdb://",
             datadir=str(settings.data_dir / "faust"),
             web_enabled=True,
             web_bind=settings.api_host,
@@ -81,11 +82,10 @@ class Pipeline:
         self.follower = ReferenceFollower(settings.bootstrap, self.reference)
         self.app.add_dependency(self.follower)
         self.thresholds = RuleThresholds(self.rules)
-        self.changelog = ChangelogWriter(settings.bootstrap)
-        self.app.add_dependency(self.changelog)
+        self.staged = StagedWrites(settings.bootstrap)
+        self.app.add_dependency(self.staged)
         self._settings_version = -1
         self.dead_letter_topic = self.topic(DEAD_LETTERS)
-        self.alerts_topic = self.topic(ALERTS)
         self.by_plate_topic = self.topic(PASSAGES_BY_PLATE)
         lateness = timedelta(seconds=settings.rule_lateness_seconds)
         self.community_rules = RuleEngine(
@@ -97,7 +97,7 @@ class Pipeline:
             self._send_alert,
             lateness,
             {t.record: t.name for t in EVENT_TOPICS if t.record is not None},
-            self.changelog,
+            self.staged,
         )
         self.plate_rules = RuleEngine(
             self.app,
@@ -108,7 +108,7 @@ class Pipeline:
             self._send_alert,
             lateness,
             {VehiclePassage: PASSAGES_BY_PLATE.name},
-            self.changelog,
+            self.staged,
         )
         self.sinks: list[TableSink] = []
         for spec in EVENT_TOPICS:
@@ -156,7 +156,8 @@ class Pipeline:
                 self._refresh_thresholds()
                 await self.community_rules.process(arrivals)
                 if forward:
-                    await self._forward_by_plate(arrivals)
+                    self._forward_by_plate(arrivals)
+                    await self.staged.flush()
                 await sink.write(messages, decoded)
 
         self.app.agent(self.topic(spec), name=f"events-{sink.table}")(process)
@@ -174,7 +175,7 @@ class Pipeline:
                     if isinstance(record, Alert) and record.status in OFFICER_STATUSES:
                         with acting_for(source):
                             self.community_rules.book.officer_update(record)
-                await self.changelog.flush()
+                await self.staged.flush()
                 await sink.write(messages, decoded)
 
         self.app.agent(self.topic(ALERTS), name="sink-alerts")(write_alerts)
@@ -207,15 +208,17 @@ class Pipeline:
 
         self.app.agent(self.by_plate_topic, name="rules-by-plate")(by_plate)
 
-    async def _forward_by_plate(self, arrivals: Sequence[Arrival]) -> None:
+    def _forward_by_plate(self, arrivals: Sequence[Arrival]) -> None:
         """The source partition travels along: the plate rules' clock is the slowest of them."""
         for arrival in arrivals:
             passage = arrival.event
             assert isinstance(passage, VehiclePassage)
-            await self.by_plate_topic.send(
-                key=passage.plate.encode(),
-                value=arrival.source.message.value,
-                headers=[(FORWARDED_FROM, str(arrival.partition).encode())],
+            self.staged.forward(
+                PASSAGES_BY_PLATE.name,
+                PASSAGES_BY_PLATE.partitions,
+                passage.plate.encode(),
+                arrival.source.message.value,
+                [(FORWARDED_FROM, str(arrival.partition).encode())],
             )
 
     def _refresh_thresholds(self) -> None:
@@ -224,7 +227,10 @@ class Pipeline:
             self.thresholds.refresh(self.reference.rule_settings())
 
     async def _send_alert(self, alert: Alert) -> None:
-        await self.alerts_topic.send(key=alert.community_id.encode(), value=encode(alert))
+        """Sent with the rule state that raised it, before the batch is acknowledged."""
+        self.staged.forward(
+            ALERTS.name, ALERTS.partitions, alert.community_id.encode(), encode(alert), []
+        )
 
     async def _dead_letter(self, dead_letter: DeadLetter) -> None:
         """Publish and wait for the broker's ack before the batch (and its offset) is committed."""

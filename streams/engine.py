@@ -31,9 +31,9 @@ from schemas.alerts import Alert
 from schemas.events import Event, utc_now
 from schemas.topics import EVENT_PARTITIONS, Topic
 from streams.alert_book import AlertBook
-from streams.changelog import ChangelogWriter
 from streams.rule_settings import RuleThresholds
 from streams.rules.rule import Keying, Outcome, Reference, Rule, RuleState
+from streams.staged_writes import StagedWrites
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,6 @@ def _table(app: faust.App, name: str) -> faust.Table:
         partitions=EVENT_PARTITIONS,
         key_type=bytes,
         value_type=bytes,
-        store="rocksdb://",
     )
 
 
@@ -126,7 +125,7 @@ class BookEntries:
     remember it in).
     """
 
-    def __init__(self, table: faust.Table, changelog: ChangelogWriter) -> None:
+    def __init__(self, table: faust.Table, changelog: StagedWrites) -> None:
         self._table = table
         self._changelog = changelog
         self._cache: dict[str, tuple[Alert, dict[str, int]]] = {}
@@ -146,8 +145,6 @@ class BookEntries:
         return None if entry is None else entry[0]
 
     def __setitem__(self, key: str, alert: Alert) -> None:
-        if len(self._cache) > STATE_CACHE_LIMIT:
-            self._cache.clear()
         entry = self._entry(key)
         applied = dict(entry[1]) if entry is not None else {}
         if self._source is not None:
@@ -170,24 +167,33 @@ class BookEntries:
     def forget(self) -> None:
         self._cache.clear()
 
+    def trim(self) -> None:
+        """Between batches (nothing staged), the cache may restart from RocksDB."""
+        if len(self._cache) > STATE_CACHE_LIMIT:
+            self._cache.clear()
 
-def _write(table: faust.Table, changelog: ChangelogWriter, key: bytes, value: bytes | None) -> None:
-    """The local RocksDB store now, the changelog at the end of the batch (same partition)."""
+
+def _write(table: faust.Table, changelog: StagedWrites, key: bytes, value: bytes | None) -> None:
+    """Changelog first, local RocksDB once the changelog has it (same partition): a worker
+    killed in between never restarts with local state ahead of what Kafka can replay."""
     source = current_event()
     assert source is not None, "table writes need the event they belong to (acting_for)"
-    if value is None:
-        del table.data[key]
-    else:
-        table.data[key] = value
-    changelog.stage(table.changelog_topic.get_topic_name(), source.message.partition, key, value)
+
+    def store_locally() -> None:
+        with acting_for(source):
+            if value is None:
+                table.data.pop(key, None)
+            else:
+                table.data[key] = value
+
+    topic = table.changelog_topic.get_topic_name()
+    changelog.put_state(topic, source.message.partition, key, value, store_locally)
 
 
 class RuleStates:
     """One rule's states: decoded cache in front of the RocksDB-backed table."""
 
-    def __init__(
-        self, rule: Rule[Any, Any], table: faust.Table, changelog: ChangelogWriter
-    ) -> None:
+    def __init__(self, rule: Rule[Any, Any], table: faust.Table, changelog: StagedWrites) -> None:
         assert rule.State is not None
         self._state_type = rule.State
         self.table = table
@@ -203,14 +209,17 @@ class RuleStates:
         return state
 
     def put(self, key: str, state: RuleState | None) -> None:
+        existed = self.get(key) is not None
+        self._cache[key] = state
+        if state is not None:
+            _write(self.table, self._changelog, key.encode(), state.model_dump_json().encode())
+        elif existed:
+            _write(self.table, self._changelog, key.encode(), None)
+
+    def trim(self) -> None:
+        """Between batches (nothing staged), the cache may restart from RocksDB."""
         if len(self._cache) > STATE_CACHE_LIMIT:
             self._cache.clear()
-        self._cache[key] = state
-        if state is None:
-            if key.encode() in self.table:
-                _write(self.table, self._changelog, key.encode(), None)
-        else:
-            _write(self.table, self._changelog, key.encode(), state.model_dump_json().encode())
 
     def stored(self) -> Iterator[tuple[str, RuleState]]:
         for raw_key, raw in self.table.items():
@@ -234,7 +243,7 @@ class RuleEngine:
         send_alert: SendAlert,
         lateness: timedelta,
         topic_of: Mapping[type[Event], str],
-        changelog: ChangelogWriter,
+        changelog: StagedWrites,
     ) -> None:
         self.keying = keying
         self.global_clock = keying is Keying.PLATE
@@ -300,6 +309,9 @@ class RuleEngine:
                 for rule in rules:
                     await self._apply(rule, arrival)
         await self.changelog.flush()
+        for states in self.states.values():
+            states.trim()
+        self.book_entries.trim()
 
     def _observe(self, arrival: Arrival) -> None:
         at, partition = arrival.event.occurred_at, arrival.partition

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -109,8 +108,8 @@ def evaluate(
             data_dir=root,
             kafka_bootstrap=None,
             clickhouse_url=None,
-            kafka_port=_free_port(),
-            kafka_controller_port=_free_port(),
+            kafka_port=kafka.free_port(),
+            kafka_controller_port=kafka.free_port(),
             worker_id=WORKER_ID,
         )
         timings: dict[str, float] = {}
@@ -164,7 +163,7 @@ def _run_worker_until_caught_up(settings: Settings, bootstrap: str, progress: Pr
         "KAFKA_BOOTSTRAP": bootstrap,
         "PINGAN_DATA_DIR": str(settings.data_dir),
         "PINGAN_WORKER_ID": WORKER_ID,
-        "PINGAN_API_PORT": str(_free_port()),
+        "PINGAN_API_PORT": str(kafka.free_port()),
     }
     env.pop("CLICKHOUSE_URL", None)
     with log_path.open("ab") as log:
@@ -229,9 +228,3 @@ def _directory(workdir: Path | None) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="pingan-evaluate-") as tmp:
         yield Path(tmp)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -279,7 +279,6 @@ class RuleEngine:
         self._wakeups: dict[tuple[str, int], list[tuple[datetime, str]]] = defaultdict(list)
         self._scheduled: dict[tuple[str, str], datetime] = {}
         self._needs_schedule = True
-        self.alerts_sent = 0
 
     def reassigned(self) -> None:
         """Partitions moved: cached states may belong to another worker now; reload."""
@@ -370,13 +369,20 @@ class RuleEngine:
         wake = rule.wake_at(state, config)
         if wake is None or wake > now:
             return state
+        outcome = self._advanced(rule, key, state, now, config)
+        await self._publish(outcome, config.suppress_minutes, now)
+        return outcome.state
+
+    def _advanced(
+        self, rule: Rule[Any, Any], key: str, state: RuleState, now: datetime, config: Any
+    ) -> Outcome[Any]:
+        """`advance`, with the engine's bookkeeping carried over to the new state."""
         outcome = rule.advance(state, key, now, config, self.reference)
         if outcome.state is not None:
             outcome.state.partition = state.partition
             outcome.state.community_id = state.community_id
             outcome.state.applied = state.applied
-        await self._publish(outcome, config.suppress_minutes, now)
-        return outcome.state
+        return outcome
 
     async def _publish(
         self,
@@ -400,7 +406,6 @@ class RuleEngine:
         for alert in alerts:
             if alert is not None:
                 await self._send_alert(alert)
-                self.alerts_sent += 1
 
     def _fresh(
         self, alert_type: str, community_id: str, subject: str, arrival: Arrival | None
@@ -483,11 +488,7 @@ class RuleEngine:
         if wake is not None and wake > watermark:
             self._schedule(rule, key, state, config)
             return
-        outcome = rule.advance(state, key, watermark, config, self.reference)
-        if outcome.state is not None:
-            outcome.state.partition = state.partition
-            outcome.state.community_id = state.community_id
-            outcome.state.applied = state.applied
+        outcome = self._advanced(rule, key, state, watermark, config)
         states.put(key, outcome.state)
         if outcome.state is not None:
             later = rule.wake_at(outcome.state, config)

@@ -35,7 +35,6 @@ class StagedWrites(Service):
         self._after: dict[tuple[str, int, bytes], Callable[[], None]] = {}
         self._in_flight: set[asyncio.Future[Any]] = set()
         self._partitioner = DefaultPartitioner()
-        self.records_sent = 0
 
     async def on_start(self) -> None:
         self._producer = AIOKafkaProducer(
@@ -98,7 +97,6 @@ class StagedWrites(Service):
                 batch = self._producer.create_batch()
                 batch.append(key=key, value=value, timestamp=None, headers=headers)
         await self._submit(batch, topic, partition)
-        self.records_sent += len(records)
 
     async def _submit(self, batch: Any, topic: str, partition: int) -> None:
         assert self._producer is not None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,10 @@ from pingan.consumer_groups import group_lag
 from pingan.provision import create_topics
 from pingan.settings import Settings
 from pingan.stack import kafka
+from pingan.stack.kafka import free_port
 from schemas.topics import Topic
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

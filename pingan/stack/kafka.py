@@ -302,6 +302,13 @@ def _running_pid(settings: Settings) -> int | None:
     return pid if _is_broker(pid) else None
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now: for throwaway brokers, workers and APIs."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(1.0)

@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DURATION ?=
 
-.PHONY: run test bench lint format prerequisites stop clean
+BENCHES := pipeline modbus webhooks faces falling
+
+.PHONY: run test bench $(addprefix bench-,$(BENCHES)) lint format prerequisites stop clean
 
 run: $(STAMP)
 	$(BIN)/pingan run $(if $(DURATION),--duration $(DURATION))
@@ -15,8 +17,12 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
-	$(BIN)/python -m bench.pipeline
+# Every benchmark prints its figures next to a baseline measured in the same run and keeps a
+# JSON copy in bench/results/; `make bench-faces` runs one.
+bench: $(addprefix bench-,$(BENCHES))
+
+$(addprefix bench-,$(BENCHES)): bench-%: $(STAMP)
+	$(BIN)/python -m bench.$*
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

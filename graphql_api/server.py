@@ -52,19 +52,24 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def build_web_app(context: ApiContext) -> web.Application:
+def build_web_app(context: ApiContext, ingest: web.Application | None = None) -> web.Application:
+    """`ingest` (device webhooks, `ingest.http.app`) is mounted at /ingest on the same port."""
     app = web.Application()
     app.router.add_route("*", "/graphql", PinganGraphQLView(context))
     app.router.add_get("/healthz", healthz)
+    if ingest is not None:
+        app.add_subapp("/ingest", ingest)
     return app
 
 
-async def serve(context: ApiContext, host: str, port: int) -> web.AppRunner:
+async def serve(
+    context: ApiContext, host: str, port: int, ingest: web.Application | None = None
+) -> web.AppRunner:
     """Start serving on the running loop; the caller owns the runner and cleans it up.
 
     Port 0 picks a free port: read it from `runner.addresses`.
     """
-    runner = web.AppRunner(build_web_app(context))
+    runner = web.AppRunner(build_web_app(context, ingest))
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

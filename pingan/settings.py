@@ -52,11 +52,90 @@ class Settings(BaseSettings):
     movement_ttl_days: int = Field(
         default=180, description="retention of passages, door access and bracelet positions"
     )
+    face_model_dir: Path = Field(
+        default=Path(__file__).resolve().parents[2] / "shared" / "models" / "face",
+        description="face model pack: one SCRFD detector and one ArcFace-style recogniser .onnx",
+    )
+    face_threads: int = Field(
+        default=2, ge=1, description="onnxruntime threads per face model (this machine: 2 cores)"
+    )
+    face_video_fps: float = Field(
+        default=5.0, gt=0, description="video frames analysed per second of each stream"
+    )
+    face_track_gap_seconds: float = Field(
+        default=1.0, gt=0, description="a face unseen this long has passed: its capture is sent"
+    )
     rule_lateness_seconds: float = Field(
         default=30.0,
         description="how late an event may arrive before absence rules treat time as passed",
     )
+    ingest_http_host: str = Field(
+        default="127.0.0.1",
+        description="bind address of `pingan ingest http` (devices' webhooks, standalone)",
+    )
+    ingest_http_port: int = Field(default=6067, description="port of `pingan ingest http`")
+    ingest_max_body_bytes: int = Field(
+        default=1024 * 1024, description="largest JSON webhook body (event or batch), else 413"
+    )
+    ingest_max_snapshot_bytes: int = Field(
+        default=5 * 1024 * 1024, description="largest face-snapshot upload, else 413"
+    )
+    ingest_signature_window_seconds: float = Field(
+        default=300.0, description="HMAC-signed requests older or newer than this are refused"
+    )
+    ingest_publish_timeout_seconds: float = Field(
+        default=5.0, description="wait for Kafka's acknowledgement before answering 429"
+    )
+    ingest_retry_after_seconds: int = Field(
+        default=5, description="Retry-After sent with 429 and 503 answers"
+    )
+    ingest_recent_event_ids: int = Field(
+        default=200_000, description="event ids remembered per process to answer retries"
+    )
+    ingest_max_pending_events: int = Field(
+        default=50_000, description="events waiting for Kafka before new posts get 429"
+    )
+    parking_settle_hours: float = Field(
+        default=6.0,
+        gt=0,
+        description="parking: how late a passage may arrive and still be paired into its stays",
+    )
+    parking_duplicate_read_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="parking: a second read of the same direction this soon is the same passage",
+    )
     worker_id: str = Field(default="pingan-worker", description="Faust app id (consumer group)")
+    falling_storey_height_m: float = Field(
+        default=3.0,
+        gt=1.5,
+        le=10.0,
+        description="storey height of facades (m): turns calibrated floor rows into gravity in px",
+    )
+    falling_snapshot_width: int = Field(
+        default=480,
+        ge=64,
+        description="width (px) of the two JPEG frames kept per high-altitude throw; no video",
+    )
+    modbus_timeout_seconds: float = Field(
+        default=1.0, gt=0, description="Modbus: wait for one response before counting an error"
+    )
+    modbus_backoff_min_seconds: float = Field(
+        default=0.5, gt=0, description="Modbus: first reconnect delay after a failed connect"
+    )
+    modbus_backoff_max_seconds: float = Field(
+        default=30.0, gt=0, description="Modbus: reconnect delay cap (doubles up to it)"
+    )
+    modbus_batch_seconds: float = Field(
+        default=0.05, gt=0, description="Modbus: max wait before a telemetry batch is published"
+    )
+    modbus_offline_report_seconds: float = Field(
+        default=30.0, gt=0, description="Modbus: how often an unreachable device's health is sent"
+    )
+    modbus_poller_id: str = Field(
+        default="modbus",
+        description="Modbus: poller name; its command executor's consumer group",
+    )
     log_level: str = Field(default="INFO", description="log level of worker and API")
 
     @property

@@ -197,6 +197,15 @@ class CameraAnalyticsKind(StrEnum):
     BLOCKED_FIRE_PASSAGE = "blocked_fire_passage"
 
 
+class TrajectoryPoint(Record):
+    """One detection of a moving object: seconds after the event's `occurred_at`, pixel
+    column and row in the camera's frame."""
+
+    t_s: float
+    x: float
+    y: float
+
+
 class CameraAnalytics(Event):
     kind: ClassVar[str] = "camera_analytics"
 
@@ -208,6 +217,15 @@ class CameraAnalytics(Event):
     """High-altitude throws: the estimated floor the object came from."""
     window_column: Annotated[int, Field(ge=1, le=100)] | None = None
     """High-altitude throws: the window on that floor, counted from the facade's left."""
+    trajectory: Annotated[list[TrajectoryPoint], Field(max_length=2000)] = Field(
+        default_factory=list
+    )
+    """High-altitude throws: the object's path, so officers can check the floor estimate."""
+
+    def row(self) -> dict[str, Any]:
+        row = self.model_dump()
+        row["trajectory"] = [[p.t_s, p.x, p.y] for p in self.trajectory]
+        return row
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (

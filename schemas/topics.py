@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from schemas.alerts import Alert, WatchlistFace, WatchlistPlate
+from schemas.commands import DeviceCommand
+from schemas.credentials import DeviceCredential
 from schemas.events import (
     BraceletReading,
     CameraAnalytics,
@@ -21,6 +23,8 @@ from schemas.events import (
     Record,
     VehiclePassage,
 )
+from schemas.faces import BiometricSearch, ResidentFace
+from schemas.parking import ParkingPass, ParkingSession, ParkingTariff
 from schemas.reference import BraceletWearer, Device, Resident, ResidentVehicle, RuleSettings
 
 EVENT_PARTITIONS = 6
@@ -128,6 +132,17 @@ RESIDENTS = _reference_topic("pingan.reference.residents", "person_id", Resident
 DEVICES = _reference_topic("pingan.reference.devices", "device_id", Device)
 BRACELET_WEARERS = _reference_topic("pingan.reference.bracelets", "bracelet_id", BraceletWearer)
 RULE_SETTINGS = _reference_topic("pingan.config.rules", "community_id", RuleSettings)
+PARKING_TARIFFS = _reference_topic("pingan.config.parking-tariffs", "community_id", ParkingTariff)
+"""Parking tariffs per community ("*" = district default), applied to the next session."""
+PARKING_PASSES = _reference_topic("pingan.reference.parking-passes", "pass_key", ParkingPass)
+"""Monthly passes, keyed "community:plate"."""
+DEVICE_CREDENTIALS = _reference_topic(
+    "pingan.reference.device-credentials", "device_id", DeviceCredential
+)
+"""Webhook keys of devices (bearer key hashes, HMAC secrets): restrict to Pingan's own clients."""
+FACE_GALLERY = _reference_topic("pingan.reference.face-gallery", "face_id", ResidentFace)
+"""Residents' enrolled face embeddings. Not in REFERENCE_TOPICS: only the face pipeline reads
+them, stream workers never hold biometric data they do not use."""
 
 PASSAGES_BY_PLATE = Topic(
     name="pingan.rules.passages-by-plate",
@@ -138,6 +153,36 @@ PASSAGES_BY_PLATE = Topic(
     table=None,
 )
 """Passages re-keyed by plate, so one worker sees a plate's passages in every community."""
+
+PARKING_SESSIONS = Topic(
+    name="pingan.parking.sessions",
+    key="community_id",
+    partitions=EVENT_PARTITIONS,
+    retention=timedelta(days=7),
+    record=ParkingSession,
+    table="parking_sessions",
+)
+"""Every revision of every parking session, paired from passages (streams/parking/)."""
+
+DEVICE_COMMANDS = Topic(
+    name="pingan.device-commands",
+    key="community_id",
+    partitions=3,
+    retention=timedelta(days=30),
+    record=DeviceCommand,
+    table="device_commands",
+)
+"""Commands written to field devices, with their outcome (audit; see schemas/commands.py)."""
+
+BIOMETRIC_SEARCHES = Topic(
+    name="pingan.audit.biometric-searches",
+    key="search_id",
+    partitions=1,
+    retention=timedelta(days=30),
+    record=BiometricSearch,
+    table="biometric_searches",
+)
+"""Every face search against the gallery, attributed to its operator (see schemas/faces.py)."""
 
 EVENT_TOPICS: tuple[Topic, ...] = (
     VEHICLE_PASSAGES,
@@ -156,14 +201,23 @@ REFERENCE_TOPICS: tuple[Topic, ...] = (
     DEVICES,
     BRACELET_WEARERS,
     RULE_SETTINGS,
+    PARKING_TARIFFS,
+    PARKING_PASSES,
+    DEVICE_CREDENTIALS,
 )
+AUDIT_TOPICS: tuple[Topic, ...] = (DEVICE_COMMANDS, BIOMETRIC_SEARCHES)
 ALL_TOPICS: tuple[Topic, ...] = (
     *EVENT_TOPICS,
     ALERTS,
     DEAD_LETTERS,
     *REFERENCE_TOPICS,
     PASSAGES_BY_PLATE,
+    PARKING_SESSIONS,
+    *AUDIT_TOPICS,
+    FACE_GALLERY,
 )
 TOPIC_FOR_RECORD: dict[type[Record], Topic] = {
-    t.record: t for t in (*EVENT_TOPICS, ALERTS, *REFERENCE_TOPICS) if t.record
+    t.record: t
+    for t in (*EVENT_TOPICS, ALERTS, *REFERENCE_TOPICS, *AUDIT_TOPICS, FACE_GALLERY)
+    if t.record
 }

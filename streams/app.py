@@ -3,8 +3,9 @@ written to ClickHouse; passages are re-keyed by plate for the cross-community ru
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -19,9 +20,11 @@ from schemas.codec import encode
 from schemas.events import Event, VehiclePassage
 from schemas.topics import (
     ALERTS,
+    AUDIT_TOPICS,
     BRACELET_READINGS,
     DEAD_LETTERS,
     EVENT_TOPICS,
+    PARKING_SESSIONS,
     PASSAGES_BY_PLATE,
     PERIMETER_ALARMS,
     VEHICLE_PASSAGES,
@@ -30,6 +33,7 @@ from schemas.topics import (
 from streams.dead_letters import DeadLetter
 from streams.engine import Arrival, RuleEngine, acting_for
 from streams.intake import Intake
+from streams.parking.book import ParkingBook
 from streams.reference_data import ReferenceData, ReferenceFollower
 from streams.rule_settings import RuleThresholds
 from streams.rules.catalogue import all_rules
@@ -46,6 +50,41 @@ URGENT_TOPICS = frozenset({PERIMETER_ALARMS.name, BRACELET_READINGS.name})
 wait `urgent_batch_seconds` for a batch instead of `sink_batch_seconds`."""
 
 
+class PinganApp(faust.App):
+    """Faust's App with a gate that is shut from a rebalance's start until the stream
+    partitions are settled at their committed offsets.
+
+    Faust's recovery resumes stream partitions, seeks them to their committed offsets, and
+    only then resumes flow, which empties the stream queues. Two races follow, both seen as
+    a restarted worker that stops committing a backlog for good: a batch acknowledged and
+    committed during the seek is undone by it (the seek restores the older offset), and
+    messages fetched after the seek are dropped by the emptying without being fetched again,
+    leaving a hole no commit can pass. So batches wait at the gate, and once Faust is done
+    the partitions are seeked again, which fetches anything dropped.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.streams_settled = asyncio.Event()
+        self._settling: asyncio.Task[None] | None = None
+
+    def on_rebalance_start(self) -> None:
+        self.streams_settled.clear()
+        super().on_rebalance_start()
+
+    def on_rebalance_end(self) -> None:
+        super().on_rebalance_end()
+        self._settling = asyncio.ensure_future(self._settle_streams())
+
+    async def _settle_streams(self) -> None:
+        try:
+            await self.consumer.perform_seek()
+        except Exception as exc:  # a rebalance or shutdown overtook it: that one settles
+            log.warning("could not seek stream partitions after rebalance: %r", exc)
+        if not self.rebalancing:
+            self.streams_settled.set()
+
+
 class Pipeline:
     """Everything one worker runs, built from settings; agents are registered on construction."""
 
@@ -59,7 +98,7 @@ class Pipeline:
         self.warehouse = warehouse
         self.stats = SinkStats()
         self.intake = Intake(community_ids(), timedelta(seconds=settings.max_clock_skew_seconds))
-        self.app = faust.App(
+        self.app = PinganApp(
             settings.worker_id,
             broker=f"kafka://{settings.bootstrap}",
             key_serializer="raw",
@@ -110,12 +149,15 @@ class Pipeline:
             {VehiclePassage: PASSAGES_BY_PLATE.name},
             self.staged,
         )
+        self.parking = ParkingBook(self.app, self.reference, self.staged, settings)
         self.sinks: list[TableSink] = []
         for spec in EVENT_TOPICS:
             self._register_event_topic(spec)
         self._register_alerts()
         self._register_dead_letters()
         self._register_plate_rules()
+        for spec in (PARKING_SESSIONS, *AUDIT_TOPICS):
+            self._register_record_sink(spec)
         self.app.on_partitions_assigned.connect(self._on_partitions_assigned)
 
     def topic(self, spec: Topic) -> faust.TopicT:
@@ -134,9 +176,15 @@ class Pipeline:
         self.sinks.append(sink)
         return sink
 
-    def _batches(self, stream: faust.StreamT[bytes], urgent: bool = False) -> Any:
+    async def _batches(
+        self, stream: faust.StreamT[bytes], urgent: bool = False
+    ) -> AsyncIterator[list[EventT]]:
+        """Batches of events, each acknowledged when the next is asked for; none is handed
+        out while a rebalance is seeking the partitions."""
         within = self.settings.urgent_batch_seconds if urgent else self.settings.sink_batch_seconds
-        return stream.take_events(self.settings.sink_batch_size, within=within)
+        async for events in stream.take_events(self.settings.sink_batch_size, within=within):
+            await self.app.streams_settled.wait()
+            yield events
 
     def _register_event_topic(self, spec: Topic) -> None:
         sink = self._sink(spec)
@@ -156,6 +204,7 @@ class Pipeline:
                 self._refresh_thresholds()
                 await self.community_rules.process(arrivals)
                 if forward:
+                    self.parking.fold(arrivals)
                     self._forward_by_plate(arrivals)
                     await self.staged.flush()
                 await sink.write(messages, decoded)
@@ -188,6 +237,16 @@ class Pipeline:
                 await sink.write(_messages(events))
 
         self.app.agent(self.topic(DEAD_LETTERS), name="sink-dead-letters")(write_dead_letters)
+
+    def _register_record_sink(self, spec: Topic) -> None:
+        """A topic no rule reads (parking sessions, audit records) lands in its table."""
+        sink = self._sink(spec)
+
+        async def write_records(stream: faust.StreamT[bytes]) -> None:
+            async for events in self._batches(stream):
+                await sink.write(_messages(events))
+
+        self.app.agent(self.topic(spec), name=f"sink-{sink.table}")(write_records)
 
     def _register_plate_rules(self) -> None:
         async def by_plate(stream: faust.StreamT[bytes]) -> None:
@@ -250,6 +309,7 @@ class Pipeline:
             sink.forget_watermarks()
         self.community_rules.reassigned()
         self.plate_rules.reassigned()
+        self.parking.reassigned()
 
 
 def _messages(events: Sequence[EventT]) -> list[Message]:

@@ -21,6 +21,7 @@ from ingest.reference import load_communities
 from schemas.alerts import WatchlistFace, WatchlistPlate
 from schemas.codec import DecodeError, decode
 from schemas.events import Record
+from schemas.parking import ParkingPass, ParkingTariff, pass_key
 from schemas.reference import (
     BraceletWearer,
     Community,
@@ -32,6 +33,8 @@ from schemas.reference import (
 from schemas.topics import (
     BRACELET_WEARERS,
     DEVICES,
+    PARKING_PASSES,
+    PARKING_TARIFFS,
     REFERENCE_TOPICS,
     RESIDENT_VEHICLES,
     RESIDENTS,
@@ -123,6 +126,13 @@ class ReferenceData:
 
     def watchlist_faces(self) -> Sequence[WatchlistFace]:
         return list(self._records[WATCHLIST_FACES.name].values())  # type: ignore[arg-type]
+
+    def parking_tariff(self, key: str) -> ParkingTariff | None:
+        """A community's tariff, or the district default under `DISTRICT_DEFAULT`."""
+        return self._get(PARKING_TARIFFS.name, key)
+
+    def parking_pass(self, community_id: str, plate: str) -> ParkingPass | None:
+        return self._get(PARKING_PASSES.name, pass_key(community_id, plate))
 
     def rule_settings(self) -> Sequence[RuleSettings]:
         return list(self._records[RULE_SETTINGS.name].values())  # type: ignore[arg-type]

@@ -21,13 +21,16 @@ from mode import Service
 from graphql_api.context import ApiContext
 from graphql_api.feed import AlertFeed
 from graphql_api.server import serve
+from ingest.http.app import ingest_app
 from ingest.publisher import Publisher
 from ingest.reference import load_communities
+from ingest.vision.faces.service import FaceService, started_for_uploads
 from pingan.provision import create_topics, prepare_warehouse
 from pingan.settings import Settings
 from pingan.warehouse import Warehouse, open_warehouse
 from streams.app import Pipeline
 from streams.engine import changelog_topics
+from streams.parking.book import parking_changelog_topics
 from streams.rules.catalogue import all_rules
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,7 @@ class ApiService(Service):
         self._warehouse = warehouse
         self._runner: web.AppRunner | None = None
         self._context: ApiContext | None = None
+        self._faces: FaceService | None = None
 
     async def on_start(self) -> None:
         """Kafka clients are made here: they bind to the worker's running loop."""
@@ -51,13 +55,21 @@ class ApiService(Service):
         feed = AlertFeed(self._settings.bootstrap)
         await publisher.start()
         await feed.start()
+        self._faces = await started_for_uploads(self._settings)
         self._context = ApiContext(
             warehouse=self._warehouse,
             publisher=publisher,
             alert_feed=feed,
             communities=load_communities(),
         )
-        self._runner = await serve(self._context, self._settings.api_host, self._settings.api_port)
+        self._runner = await serve(
+            self._context,
+            self._settings.api_host,
+            self._settings.api_port,
+            ingest=ingest_app(
+                self._settings, face_snapshots=self._faces.upload if self._faces else None
+            ),
+        )
         log.info(
             "GraphQL API at http://%s:%d/graphql", self._settings.api_host, self._settings.api_port
         )
@@ -68,6 +80,8 @@ class ApiService(Service):
         if self._context is not None:
             await self._context.alert_feed.stop()
             await self._context.publisher.stop()
+        if self._faces is not None:
+            await self._faces.stop()
 
 
 @dataclass
@@ -79,7 +93,11 @@ class WorkerRun:
 def prepare(settings: Settings) -> Warehouse:
     """Topics (with the rule tables' changelogs) and tables exist before any agent subscribes."""
     asyncio.run(
-        create_topics(settings.bootstrap, changelog_topics(settings.worker_id, all_rules()))
+        create_topics(
+            settings.bootstrap,
+            changelog_topics(settings.worker_id, all_rules())
+            + parking_changelog_topics(settings.worker_id),
+        )
     )
     warehouse = open_warehouse(settings)
     prepare_warehouse(warehouse, settings)

@@ -131,3 +131,24 @@ def eventually(check, timeout: float = 30.0, interval: float = 0.2):  # type: ig
 
 def group_caught_up(bootstrap: str, group: str, topics: list[Topic]) -> bool:
     return group_lag(bootstrap, group, topics) == 0
+
+
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def face_photos() -> dict[str, list[Path]]:
+    """The sample face photos in ../shared/data/faces by person (read there, never copied)."""
+    root = SHARED / "data" / "faces"
+    if not root.is_dir():
+        pytest.skip(f"face test photos absent: {root} (the shared test data) is not mounted")
+    return {d.name: sorted(d.glob("*.jpg")) for d in sorted(root.iterdir()) if d.is_dir()}
+
+
+@pytest.fixture(scope="session")
+def face_model_dir() -> Path:
+    """The face model pack for tests and local runs, ../shared/models/face."""
+    root = SHARED / "models" / "face"
+    if not any(root.glob("*.onnx")):
+        pytest.skip(f"face models absent: {root} (the shared model pack) is not mounted")
+    return root

@@ -6,6 +6,11 @@ device silent for exactly 5:00 is still online). Because the watermark only move
 other telemetry flows, an ingest outage that silences every device raises nothing. One
 finding per outage; the device's next telemetry resolves it with the outage length, and
 `suppress_minutes` is 0 so that a later outage opens a new alert.
+
+Telemetry with `metrics["online"] == 0` is a poller reporting that it could not reach the
+device (Modbus health): not a heartbeat. It neither postpones nor resolves an outage; for a
+device never heard from before, it starts the clock, so a device unreachable from the
+start is reported once the limit has passed.
 """
 
 from __future__ import annotations
@@ -100,7 +105,7 @@ class DeviceOfflineRule(Rule[DeviceState, DeviceOfflineConfig]):
                     device_kind=event.device_kind,
                 )
             )
-        if event.occurred_at <= state.last_seen:
+        if not is_heartbeat(event) or event.occurred_at <= state.last_seen:
             return Outcome(state)
         seen = state.model_copy(
             update={
@@ -168,6 +173,11 @@ def offline_finding(
             )
         ],
     )
+
+
+def is_heartbeat(event: DeviceTelemetry) -> bool:
+    """Telemetry proves the device alive unless a poller says it could not reach it."""
+    return event.metrics.get("online") != 0.0
 
 
 def outage_start(state: DeviceState, config: DeviceOfflineConfig) -> datetime:

@@ -39,7 +39,7 @@ from schemas.reference import (
     ResidentVehicle,
     distance_km,
 )
-from schemas.topics import TOPIC_FOR_RECORD
+from schemas.topics import EVENT_TOPICS, TOPIC_FOR_RECORD
 
 END = datetime(2026, 11, 24, 7, 30, 0, 123000, tzinfo=UTC)
 """15:30 local on a Tuesday."""
@@ -517,7 +517,7 @@ def test_events_are_ordered_inside_the_span_and_under_budget(
     assert len(observed.ids) == observed.count
     assert all(i.startswith("scn-7-20261124T073000-") for i in list(observed.ids)[:100])
     assert observed.late_receipt == 0
-    assert set(observed.kinds) == {cls.kind for cls in TOPIC_FOR_RECORD if hasattr(cls, "kind")}
+    assert set(observed.kinds) == {t.record.kind for t in EVENT_TOPICS if t.record is not None}
 
 
 def test_every_device_reports_and_every_event_names_a_known_device(

@@ -117,3 +117,61 @@ def test_late_heartbeat_older_than_the_last_changes_nothing() -> None:
 
 def test_a_second_outage_is_never_suppressed_by_default() -> None:
     assert DeviceOfflineRule.Config().suppress_minutes == 0
+
+
+def unreachable(device_id: str, at: timedelta, errors: float = 1.0) -> DeviceTelemetry:
+    """A Modbus poller's health record: it tried the device and got no answer."""
+    return telemetry(
+        device_id,
+        T0 + at,
+        metrics={"online": 0.0, "errors": errors},
+        device_kind=DeviceKind.FENCE_CONTROLLER,
+    )
+
+
+def test_poller_reporting_a_device_unreachable_does_not_keep_it_alive() -> None:
+    h = harness()
+    last = telemetry(CAMERA, T0)
+    polls = [unreachable(CAMERA, minutes(m)) for m in range(1, 12)]
+    h.feed(sorted([last, *polls, *door_ticks(1, 11)], key=lambda e: e.occurred_at))
+    (alert,) = h.run.open_alerts().values()
+    assert alert.status is AlertStatus.OPEN
+    assert alert.first_seen == T0 + minutes(5) + timedelta(milliseconds=1)
+    assert alert.evidence[0].event_id == last.event_id
+
+
+def test_unreachable_report_does_not_resolve_an_outage_but_a_reading_does() -> None:
+    h = harness()
+    h.feed([telemetry(CAMERA, T0), *door_ticks(1, 8)])
+    h.feed([unreachable(CAMERA, minutes(9))])
+    (alert,) = h.run.open_alerts().values()
+    assert alert.status is AlertStatus.OPEN
+
+    h.feed([telemetry(CAMERA, T0 + minutes(10), metrics={"online": 1.0, "errors": 3.0})])
+    (alert,) = h.run.open_alerts().values()
+    assert alert.status is AlertStatus.RESOLVED
+    assert "after 10 min" in alert.explanation
+
+
+def test_device_unreachable_from_its_first_report_is_offline_after_the_limit() -> None:
+    fence = "c01-fence1"
+    h = harness()
+    first = unreachable(fence, minutes(0))
+    h.feed(sorted([first, *door_ticks(1, 5)], key=lambda e: e.occurred_at))
+    h.advance_to(T0 + minutes(5))
+    assert h.run.findings == []
+    h.feed([unreachable(fence, minutes(6)), *door_ticks(6, 6)])
+    h.advance_to(T0 + minutes(6))
+    (finding,) = h.run.findings
+    assert finding.subject == fence
+    assert finding.severity is Severity.HIGH
+    assert finding.evidence[0].event_id == first.event_id
+
+
+def test_telemetry_without_an_online_metric_is_a_heartbeat() -> None:
+    h = harness()
+    readings = [
+        telemetry(CAMERA, T0 + minutes(m), metrics={"temperature_c": 30.0}) for m in range(12)
+    ]
+    h.feed(sorted([*readings, *door_ticks(1, 11)], key=lambda e: e.occurred_at))
+    assert h.run.findings == []

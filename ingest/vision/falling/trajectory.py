@@ -1,0 +1,203 @@
+"""Is a track a falling object, and where did it start?
+
+A thrown or dropped object moves down with growing speed on a parabola: rows fit a
+quadratic in time whose acceleration is close to gravity (in pixels, from the calibration;
+light objects drag below it), columns drift at most linearly. Birds climb, glide at
+constant speed or turn; things moving sideways drift; swaying plants and lit windows do
+not descend; rain streaks and noise do not form a smooth accelerating path.
+
+The start is where the object was at rest: when the first detection is already falling,
+the fit is extrapolated back under gravity to where its vertical speed was zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.vision.falling.calibration import FacadeCalibration
+
+
+@dataclass(frozen=True)
+class FallParams:
+    min_points: int = 8
+    min_span_s: float = 0.2
+    min_fill: float = 0.4
+    """Share of the frames a track spans in which its object was seen: noise strung into a
+    path skips many; a dark object crossing dark windows still shows in half of them."""
+    frame_s: float = 0.04
+    min_drop_storeys: float = 0.75
+    """Descent needed, in storeys (at least `min_drop_px`)."""
+    min_drop_px: float = 8.0
+    fit_window_s: float = 1.2
+    """Gravity is tested on the first part of the track, before air drag bends it."""
+    min_gravity: float = 0.35
+    max_gravity: float = 1.6
+    residual_px: float = 0.4
+    """Allowed RMS deviation from the fitted path, plus `residual_per_size` of the object's
+    size: noise strung into a path by the tracker wanders more than a real object."""
+    residual_per_size: float = 0.2
+    max_drift_ratio: float = 0.6
+    """Sideways travel allowed per row of descent."""
+    min_descending: float = 0.8
+    """Share of steps after the apex that go down (or stay within a pixel)."""
+    max_unseen_storeys: float = 2.0
+    """How far an object may fall before it is first seen: further, and the path is more
+    likely a stretch of a bird's flight than a throw from a window out of view."""
+    rest_s: float = 0.3
+    rest_px: float = 1.5
+
+
+@dataclass(frozen=True)
+class Fall:
+    release_s: float
+    """When the object left its window (extrapolated when first seen already falling)."""
+    end_s: float
+    release_x: float
+    release_y: float
+    floor: int
+    window_column: int | None
+    gravity_ratio: float
+    confidence: float
+    rms_px: float
+    """Deviation of the detections from the fitted path."""
+    points: np.ndarray
+    """(n, 3) detections: t, column, row."""
+
+
+@dataclass(frozen=True)
+class NotAFall:
+    reason: str
+
+
+def judge(
+    points: np.ndarray,
+    area: float,
+    calibration: FacadeCalibration,
+    params: FallParams | None = None,
+) -> Fall | NotAFall:
+    """Classify one finished track of `points` (t, x, y) whose blobs average `area` px."""
+    p = params or FallParams()
+    points = _without_stray_start(_from_first_move(points, p), p)
+    t, x, y = points[:, 0], points[:, 1], points[:, 2]
+    if len(t) < p.min_points or t[-1] - t[0] < p.min_span_s:
+        return NotAFall(f"too short ({len(t)} points over {t[-1] - t[0]:.2f} s)")
+    fill = len(t) / ((t[-1] - t[0]) / p.frame_s + 1)
+    if fill < p.min_fill:
+        return NotAFall(f"sparse ({fill:.0%} of frames)")
+    top = int(np.argmin(y))
+    descent = float(y[-1] - y[top])
+    needed = max(p.min_drop_px, p.min_drop_storeys * calibration.storey_px)
+    if descent < needed:
+        return NotAFall(f"descends {descent:.1f} px, less than {needed:.1f}")
+    steps = np.diff(y[top:])
+    if len(steps) and float(np.mean(steps > -1.0)) < p.min_descending:
+        return NotAFall("goes up and down")
+    drift = abs(float(x[-1] - x[0]))
+    if drift > p.max_drift_ratio * descent:
+        return NotAFall(f"drifts {drift:.0f} px sideways for {descent:.0f} px down")
+    early = max(p.min_points, int(np.searchsorted(t, t[0] + p.fit_window_s, side="right")))
+    tt = t[:early] - t[0]
+    cy = np.polyfit(tt, y[:early], 2)
+    gravity = calibration.gravity_px
+    ratio = 2.0 * float(cy[0]) / gravity
+    if not p.min_gravity <= ratio <= p.max_gravity:
+        return NotAFall(f"accelerates at {ratio:.2f} g")
+    tolerance = p.residual_px + p.residual_per_size * np.sqrt(area)
+    rms_y = _rms(y[:early] - np.polyval(cy, tt))
+    cx = np.polyfit(t - t[0], x, 1)
+    rms_x = _rms(x - np.polyval(cx, t - t[0]))
+    if rms_y > tolerance or rms_x > tolerance:
+        return NotAFall(f"erratic path (rms {rms_y:.1f}/{rms_x:.1f} px)")
+    late = t[early:] - t[0]
+    free_fall = np.polyval([0.5 * max(gravity, 2.0 * float(cy[0])), cy[1], cy[2]], late)
+    if np.any(y[early:] > free_fall + 3.0 * tolerance + 2.0):
+        return NotAFall("falls faster than gravity after its first second")
+    speed = float(cy[1])
+    back = speed / gravity if speed > 0 else 0.0
+    unseen = 0.5 * gravity * back * back / calibration.storey_px
+    if unseen > p.max_unseen_storeys:
+        return NotAFall(f"first seen {unseen:.1f} storeys into its fall")
+    release_y = float(cy[2]) - speed * back + 0.5 * gravity * back * back
+    release_x = float(np.polyval(cx, -back))
+    if not calibration.on_facade(release_x, release_y):
+        return NotAFall(f"starts off the facade ({release_x:.0f}, {release_y:.0f})")
+    fit = np.exp(-max(rms_y, rms_x) / tolerance)
+    confidence = 0.55 + 0.44 * min(1.0, len(t) / 15) * fit
+    return Fall(
+        release_s=float(t[0] - back),
+        end_s=float(t[-1]),
+        release_x=release_x,
+        release_y=release_y,
+        floor=calibration.floor_at(release_y),
+        window_column=calibration.window_column_at(release_x),
+        gravity_ratio=ratio,
+        confidence=round(float(confidence), 3),
+        rms_px=max(rms_y, rms_x),
+        points=points,
+    )
+
+
+def same_object(earlier: Fall, later: Fall, gravity_px: float) -> bool:
+    """Whether `later` is the same object as `earlier`: a track that broke up (the object
+    hidden for a while) and resumed on its path, or a second blob of it alongside.
+
+    Most of `later`'s points up to a second after `earlier` ended lie on `earlier`'s path
+    (interpolated, then extrapolated under gravity), or in its column: two objects falling
+    down one column at once are one incident for the officer anyway."""
+    t = later.points[:, 0]
+    near = later.points[(t >= earlier.points[0, 0]) & (t <= earlier.end_s + 1.0)]
+    if len(near) < 3:
+        return False
+    tail = earlier.points[-10:]
+    tt = tail[:, 0] - tail[-1, 0]
+    cx = np.polyfit(tt, tail[:, 1], 1)
+    cy = np.polyfit(tt, tail[:, 2] - 0.5 * gravity_px * tt * tt, 1)
+    ht = near[:, 0] - tail[-1, 0]
+    inside = ht <= 0
+    path_x = np.interp(near[:, 0], earlier.points[:, 0], earlier.points[:, 1])
+    path_y = np.interp(near[:, 0], earlier.points[:, 0], earlier.points[:, 2])
+    x = np.where(inside, path_x, np.polyval(cx, ht))
+    y = np.where(inside, path_y, np.polyval(cy, ht) + 0.5 * gravity_px * ht * ht)
+    gap = np.maximum(ht, 0.0)
+    speed = float(np.hypot(cx[0], cy[0]))
+    gate = 4.0 + 0.15 * speed * gap + 0.15 * gravity_px * gap * gap
+    on_path = np.hypot(x - near[:, 1], y - near[:, 2]) <= gate
+    same_column = abs(float(np.median(near[:, 1] - x))) <= 8.0
+    return bool(on_path.mean() >= 0.5 or same_column)
+
+
+def _from_first_move(points: np.ndarray, p: FallParams) -> np.ndarray:
+    """Drop a resting start (an object on a sill, or a blob that never moved): the fall
+    begins at the last point within `rest_px` of the first."""
+    moved = np.hypot(points[:, 1] - points[0, 1], points[:, 2] - points[0, 2]) > p.rest_px
+    if not moved.any():
+        return points
+    first_move = int(np.argmax(moved))
+    if points[first_move, 0] - points[0, 0] < p.rest_s:
+        return points
+    return points[first_move - 1 :]
+
+
+def _without_stray_start(points: np.ndarray, p: FallParams, head: int = 3) -> np.ndarray:
+    """Drop first points far off the path the rest of the track follows: a new track's wide
+    gate can catch blobs of something else before the object's own."""
+    if len(points) < head + p.min_points:
+        return points
+    rest = points[head : head + 2 * p.min_points]
+    tt = rest[:, 0] - rest[0, 0]
+    cy = np.polyfit(tt, rest[:, 2], 2)
+    cx = np.polyfit(tt, rest[:, 1], 1)
+    spread = _rms(rest[:, 2] - np.polyval(cy, tt)) + _rms(rest[:, 1] - np.polyval(cx, tt))
+    t0 = points[:head, 0] - rest[0, 0]
+    off = np.hypot(np.polyval(cy, t0) - points[:head, 2], np.polyval(cx, t0) - points[:head, 1])
+    stray = np.flatnonzero(off > 3.0 * spread + 3.0)
+    return points[int(stray[-1]) + 1 :] if len(stray) else points
+
+
+def _rms(residual: np.ndarray) -> float:
+    """RMS of all but the worst tenth: one blob merged with a window edge is not erratic."""
+    squared = np.sort(residual * residual)
+    keep = len(squared) - len(squared) // 10
+    return float(np.sqrt(np.mean(squared[:keep])))

@@ -1,0 +1,101 @@
+"""The trajectory test on paths with known physics: gravity from the calibration, 25 fps."""
+
+import numpy as np
+
+from ingest.vision.falling.calibration import FacadeCalibration
+from ingest.vision.falling.trajectory import Fall, NotAFall, judge
+
+FACADE = FacadeCalibration(floors=12, roof_row=19, ground_row=221)
+G = FACADE.gravity_px
+FPS = 25.0
+RNG = np.random.default_rng(7)
+
+
+def path(x, y, seconds: float, jitter: float = 0.2) -> np.ndarray:
+    t = np.arange(0, seconds, 1 / FPS)
+    noise = RNG.normal(0, jitter, (2, len(t)))
+    return np.column_stack([t + 10.0, x(t) + noise[0], y(t) + noise[1]])
+
+
+def sill(floor: int) -> float:
+    return FACADE.ground_row - floor * FACADE.storey_px + 0.75 * FACADE.storey_px
+
+
+def test_a_drop_from_rest_is_a_fall_from_its_floor():
+    y0 = sill(9)
+    verdict = judge(path(lambda t: 150 + 0 * t, lambda t: y0 + 0.5 * G * t**2, 1.6), 4.0, FACADE)
+    assert isinstance(verdict, Fall)
+    assert verdict.floor == 9
+    assert abs(verdict.gravity_ratio - 1.0) < 0.1
+    assert abs(verdict.release_s - 10.0) < 0.1
+
+
+def test_a_fall_first_seen_mid_air_is_traced_back_to_where_it_was_at_rest():
+    y0 = sill(11)
+    late = 0.8
+    verdict = judge(
+        path(lambda t: 90 + 0 * t, lambda t: y0 + 0.5 * G * (t + late) ** 2, 1.0), 4.0, FACADE
+    )
+    assert isinstance(verdict, Fall)
+    assert abs(verdict.floor - 11) <= 1
+    assert abs(verdict.release_s - (10.0 - late)) < 0.15
+
+
+def test_a_toss_up_and_out_starts_at_its_window():
+    y0 = sill(6)
+    verdict = judge(
+        path(lambda t: 200 + 8 * t, lambda t: y0 - 12 * t + 0.5 * G * t**2, 1.5), 4.0, FACADE
+    )
+    assert isinstance(verdict, Fall)
+    assert verdict.floor == 6
+
+
+def test_constant_speed_descent_is_not_a_fall():
+    """Rain streaks and a gliding bird move down without accelerating."""
+    verdict = judge(path(lambda t: 100 + 10 * t, lambda t: 40 + 60 * t, 2.0), 4.0, FACADE)
+    assert isinstance(verdict, NotAFall)
+    assert "accelerates" in verdict.reason
+
+
+def test_horizontal_flight_is_not_a_fall():
+    verdict = judge(
+        path(lambda t: 20 + 120 * t, lambda t: 80 + 2 * np.sin(12 * t), 2.0), 9.0, FACADE
+    )
+    assert isinstance(verdict, NotAFall)
+
+
+def test_climbing_is_not_a_fall():
+    verdict = judge(path(lambda t: 200 - 40 * t, lambda t: 200 - 50 * t, 2.0), 9.0, FACADE)
+    assert isinstance(verdict, NotAFall)
+
+
+def test_swaying_in_place_is_not_a_fall():
+    verdict = judge(
+        path(lambda t: 150 + 3 * np.sin(5 * t), lambda t: 90 + 1 * np.sin(5 * t), 4.0), 9.0, FACADE
+    )
+    assert isinstance(verdict, NotAFall)
+    assert "descends" in verdict.reason
+
+
+def test_noise_strung_into_a_path_is_too_erratic():
+    y0 = sill(8)
+    verdict = judge(
+        path(lambda t: 150 + 0 * t, lambda t: y0 + 0.5 * G * t**2, 1.2, jitter=2.0), 1.0, FACADE
+    )
+    assert isinstance(verdict, NotAFall)
+    assert "erratic" in verdict.reason
+
+
+def test_a_stray_blob_caught_before_the_object_is_left_out():
+    y0 = sill(7)
+    points = path(lambda t: 150 + 0 * t, lambda t: y0 + 0.5 * G * t**2, 1.4)
+    points[0, 1:] = (120.0, y0 - 20.0)
+    verdict = judge(points, 4.0, FACADE)
+    assert isinstance(verdict, Fall)
+    assert verdict.floor == 7
+
+
+def test_a_handful_of_points_is_too_short_to_judge():
+    verdict = judge(path(lambda t: 150 + 0 * t, lambda t: 50 + 0.5 * G * t**2, 0.16), 4.0, FACADE)
+    assert isinstance(verdict, NotAFall)
+    assert "too short" in verdict.reason

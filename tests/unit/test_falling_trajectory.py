@@ -1,9 +1,11 @@
 """The trajectory test on paths with known physics: gravity from the calibration, 25 fps."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from ingest.vision.falling.calibration import FacadeCalibration
-from ingest.vision.falling.trajectory import Fall, NotAFall, judge
+from ingest.vision.falling.trajectory import Fall, NotAFall, continues_a_flight, judge, same_object
 
 FACADE = FacadeCalibration(floors=12, roof_row=19, ground_row=221)
 G = FACADE.gravity_px
@@ -99,3 +101,52 @@ def test_a_handful_of_points_is_too_short_to_judge():
     verdict = judge(path(lambda t: 150 + 0 * t, lambda t: 50 + 0.5 * G * t**2, 0.16), 4.0, FACADE)
     assert isinstance(verdict, NotAFall)
     assert "too short" in verdict.reason
+
+
+def test_sitting_still_then_jumping_onto_something_far_below_is_not_a_fall():
+    """A blob at rest that a rain streak far below joins last is no fall."""
+    points = path(lambda t: 280 + 0 * t, lambda t: 90 + 4.0 * t**2, 1.4)
+    points[-1, 2] += 25.0
+    verdict = judge(points, 4.0, FACADE)
+    assert isinstance(verdict, NotAFall)
+    assert "one jump" in verdict.reason
+
+
+def _fall_from(floor: int, start: float = 0.0) -> Fall:
+    y0 = sill(floor)
+    points = path(lambda t: 150 + 0 * t, lambda t: y0 + 0.5 * G * (t + start) ** 2, 1.2)
+    verdict = judge(points, 4.0, FACADE)
+    assert isinstance(verdict, Fall)
+    return verdict
+
+
+def test_a_fall_that_takes_over_where_a_bird_turned_continues_a_flight():
+    fall = _fall_from(8, start=0.4)
+    t0, x0, y0 = fall.points[0]
+    t = np.arange(-0.6, 0.0, 1 / FPS) + t0
+    swoop = np.column_stack([t, x0 - 2 + 60 * (t - t0), y0 - 2 + 60 * (t - t0)])
+    assert continues_a_flight(fall, swoop, G)
+
+
+def test_an_earlier_piece_of_the_same_fall_or_a_resting_object_is_no_flight():
+    fall = _fall_from(8, start=0.4)
+    t0, x0, y0 = fall.points[0]
+    t = np.arange(-0.4, 0.0, 1 / FPS) + t0
+    piece = np.column_stack([t, x0 + 0 * t, y0 + 0.5 * G * ((t - t0 + 0.4) ** 2 - 0.16)])
+    resting = np.column_stack([t, x0 + 0 * t, y0 - 3 + 0 * t])
+    assert not continues_a_flight(fall, piece, G)
+    assert not continues_a_flight(fall, resting, G)
+
+
+def test_a_track_that_strayed_and_the_track_that_carried_on_are_one_object():
+    """The first track's last blobs were something else off to the side (so extrapolating
+    its tail fails); while both tracks were seen they were mostly in one column."""
+    fall = _fall_from(9)
+    strayed = fall.points[:25].copy()
+    strayed[-3:, 1] += [10.0, 20.0, 30.0]
+    strayed[-3:, 2] = strayed[-4, 2]
+    earlier = replace(fall, points=strayed, end_s=float(strayed[-1, 0]))
+    later = replace(fall, points=fall.points[18:])
+    assert same_object(earlier, later, G)
+    elsewhere = replace(later, points=later.points + np.array([0.0, 40.0, 0.0]))
+    assert not same_object(earlier, elsewhere, G)

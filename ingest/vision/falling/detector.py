@@ -11,10 +11,18 @@ import numpy as np
 from ingest.vision.falling.calibration import FacadeCalibration
 from ingest.vision.falling.foreground import FacadeForeground, ForegroundParams
 from ingest.vision.falling.tracking import BlobTracker, Track, TrackerParams
-from ingest.vision.falling.trajectory import Fall, FallParams, judge, same_object
+from ingest.vision.falling.trajectory import (
+    Fall,
+    FallParams,
+    continues_a_flight,
+    judge,
+    same_object,
+)
 
 THROW_SPEED_MPS = 8.0
 """Fastest sideways or upward throw the tracker must follow, in metres per second."""
+FLIGHT_POINTS = 4
+"""Tracks shorter than this are neither judged nor kept as flights a fall might take over."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,8 @@ class ThrowDetector:
         )
         self.rejected: dict[str, int] = {}
         self._recent: list[Fall] = []
+        self._flights: list[np.ndarray] = []
+        """Points of recently ended tracks that were not falls."""
         self._frame: np.ndarray | None = None
         self._thumb: np.ndarray | None = None
         self._checked = False
@@ -74,22 +84,42 @@ class ThrowDetector:
         return self._judge(self.tracker.finish())
 
     def _judge(self, tracks: list[Track]) -> list[Throw]:
-        throws = []
+        falls = []
         for track in tracks:
-            if len(track) < self.fall_params.min_points:
+            if len(track) < FLIGHT_POINTS:
                 continue
-            verdict = judge(
-                track.points(), float(np.mean(track.area)), self.calibration, self.fall_params
-            )
+            verdict = None
+            if len(track) >= self.fall_params.min_points:
+                verdict = judge(
+                    track.points(), float(np.mean(track.area)), self.calibration, self.fall_params
+                )
             if isinstance(verdict, Fall):
-                if self._seen_before(verdict):
-                    self.rejected["same"] = self.rejected.get("same", 0) + 1
-                    continue
-                throws.append(Throw(verdict, self._snapshots(verdict, track)))
+                falls.append((verdict, track))
+                continue
+            self._flights.append(track.points())
+            if verdict is not None:
+                self._count(verdict.reason.split(" (")[0].split(" ")[0])
+        if tracks:
+            latest = max(track.t[-1] for track in tracks)
+            self._flights = [f for f in self._flights if f[-1, 0] > latest - 2.0]
+        throws = []
+        for fall, track in falls:
+            if self._took_over_a_flight(fall):
+                self._count("flight")
+            elif self._seen_before(fall):
+                self._count("same")
             else:
-                reason = verdict.reason.split(" (")[0].split(" ")[0]
-                self.rejected[reason] = self.rejected.get(reason, 0) + 1
+                throws.append(Throw(fall, self._snapshots(fall, track)))
         return throws
+
+    def _count(self, reason: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+    def _took_over_a_flight(self, fall: Fall) -> bool:
+        """A bird that turns is split by the tracker; the stretch after the turn can look like
+        a fall, but it starts where the bird's flight just ended."""
+        gravity = self.calibration.gravity_px
+        return any(continues_a_flight(fall, before, gravity) for before in self._flights)
 
     def _seen_before(self, fall: Fall) -> bool:
         """One object reported once, though its track broke up or split."""

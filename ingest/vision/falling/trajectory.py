@@ -12,6 +12,7 @@ the fit is extrapolated back under gravity to where its vertical speed was zero.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,9 @@ class FallParams:
     """Sideways travel allowed per row of descent."""
     min_descending: float = 0.8
     """Share of steps after the apex that go down (or stay within a pixel)."""
+    max_jump_share: float = 0.5
+    """Largest share of the descent one step between detections may make: a blob that sits
+    still and then joins something else far below (a rain streak) did not fall."""
     max_unseen_storeys: float = 2.0
     """How far an object may fall before it is first seen: further, and the path is more
     likely a stretch of a bird's flight than a throw from a window out of view."""
@@ -94,6 +98,8 @@ def judge(
     steps = np.diff(y[top:])
     if len(steps) and float(np.mean(steps > -1.0)) < p.min_descending:
         return NotAFall("goes up and down")
+    if len(steps) and float(steps.max()) > p.max_jump_share * descent:
+        return NotAFall(f"descends mostly in one jump of {float(steps.max()):.0f} px")
     drift = abs(float(x[-1] - x[0]))
     if drift > p.max_drift_ratio * descent:
         return NotAFall(f"drifts {drift:.0f} px sideways for {descent:.0f} px down")
@@ -145,7 +151,11 @@ def same_object(earlier: Fall, later: Fall, gravity_px: float) -> bool:
 
     Most of `later`'s points up to a second after `earlier` ended lie on `earlier`'s path
     (interpolated, then extrapolated under gravity), or in its column: two objects falling
-    down one column at once are one incident for the officer anyway."""
+    down one column at once are one incident for the officer anyway. When the two tracks
+    overlap in time, being in one column while both are seen is enough: `earlier`'s tail may
+    have strayed onto something else, which spoils extrapolating it."""
+    if _share_a_column(earlier.points, later.points):
+        return True
     t = later.points[:, 0]
     near = later.points[(t >= earlier.points[0, 0]) & (t <= earlier.end_s + 1.0)]
     if len(near) < 3:
@@ -166,6 +176,43 @@ def same_object(earlier: Fall, later: Fall, gravity_px: float) -> bool:
     on_path = np.hypot(x - near[:, 1], y - near[:, 2]) <= gate
     same_column = abs(float(np.median(near[:, 1] - x))) <= 8.0
     return bool(on_path.mean() >= 0.5 or same_column)
+
+
+def continues_a_flight(fall: Fall, before: np.ndarray, gravity_px: float) -> bool:
+    """Whether `fall` takes over from `before` (t, x, y of a track that was not a fall): it
+    ended where and when the fall was first seen, was moving, and did not move along the
+    fall's path traced back. That is a bird turning or swooping, split by the tracker into
+    a flight and a stretch that looks like a fall. An object resting on its sill before the
+    fall does not move; an earlier piece of the same fall lies on its path; a few blobs of an
+    object half merged with its window's edge are too few (six in the last 0.4 s, moving six
+    pixels, make a flight)."""
+    t0, x0, y0 = fall.points[0]
+    last = before[-1]
+    if not t0 - 0.25 <= last[0] <= t0 + 0.05 or math.hypot(last[1] - x0, last[2] - y0) > 10.0:
+        return False
+    recent = before[before[:, 0] >= last[0] - 0.4]
+    if len(recent) < 6 or math.hypot(*(recent[-1, 1:] - recent[0, 1:])) < 6.0:
+        return False
+    head = fall.points[:10]
+    tt = head[:, 0] - head[0, 0]
+    fall_px = 0.5 * fall.gravity_ratio * gravity_px
+    cx = np.polyfit(tt, head[:, 1], 1)
+    cy = np.polyfit(tt, head[:, 2] - fall_px * tt * tt, 1)
+    tb = recent[:, 0] - head[0, 0]
+    off = np.hypot(
+        np.polyval(cx, tb) - recent[:, 1], np.polyval(cy, tb) + fall_px * tb * tb - recent[:, 2]
+    )
+    return float(np.median(off)) > 5.0
+
+
+def _share_a_column(a: np.ndarray, b: np.ndarray, column_px: float = 8.0) -> bool:
+    """Whether two tracks seen at the same times (at least three frames) are in one column."""
+    lo, hi = max(a[0, 0], b[0, 0]), min(a[-1, 0], b[-1, 0])
+    both = b[(b[:, 0] >= lo) & (b[:, 0] <= hi)]
+    if len(both) < 3:
+        return False
+    a_x = np.interp(both[:, 0], a[:, 0], a[:, 1])
+    return bool(abs(float(np.median(both[:, 1] - a_x))) <= column_px)
 
 
 def _from_first_move(points: np.ndarray, p: FallParams) -> np.ndarray:

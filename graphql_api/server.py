@@ -20,6 +20,7 @@ from ingest.publisher import Publisher
 from ingest.reference import load_communities
 from pingan.settings import Settings
 from pingan.warehouse import open_warehouse
+from pingan.web import start_site
 
 __all__ = ["ApiContext", "build_web_app", "run_api", "serve"]
 
@@ -69,13 +70,7 @@ async def serve(
 
     Port 0 picks a free port: read it from `runner.addresses`.
     """
-    runner = web.AppRunner(build_web_app(context, ingest))
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-    except BaseException:
-        await runner.cleanup()
-        raise
+    runner = await start_site(build_web_app(context, ingest), host, port)
     for address in runner.addresses:
         log.info("GraphQL API listening on http://%s:%s/graphql", *address[:2])
     return runner

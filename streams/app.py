@@ -3,9 +3,8 @@ written to ClickHouse; passages are re-keyed by plate for the cross-community ru
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +33,7 @@ from streams.dead_letters import DeadLetter
 from streams.engine import Arrival, RuleEngine, acting_for
 from streams.intake import Intake
 from streams.parking.book import ParkingBook
+from streams.recovery import SettledTableManager
 from streams.reference_data import ReferenceData, ReferenceFollower
 from streams.rule_settings import RuleThresholds
 from streams.rules.catalogue import all_rules
@@ -50,41 +50,6 @@ URGENT_TOPICS = frozenset({PERIMETER_ALARMS.name, BRACELET_READINGS.name})
 wait `urgent_batch_seconds` for a batch instead of `sink_batch_seconds`."""
 
 
-class PinganApp(faust.App):
-    """Faust's App with a gate that is shut from a rebalance's start until the stream
-    partitions are settled at their committed offsets.
-
-    Faust's recovery resumes stream partitions, seeks them to their committed offsets, and
-    only then resumes flow, which empties the stream queues. Two races follow, both seen as
-    a restarted worker that stops committing a backlog for good: a batch acknowledged and
-    committed during the seek is undone by it (the seek restores the older offset), and
-    messages fetched after the seek are dropped by the emptying without being fetched again,
-    leaving a hole no commit can pass. So batches wait at the gate, and once Faust is done
-    the partitions are seeked again, which fetches anything dropped.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.streams_settled = asyncio.Event()
-        self._settling: asyncio.Task[None] | None = None
-
-    def on_rebalance_start(self) -> None:
-        self.streams_settled.clear()
-        super().on_rebalance_start()
-
-    def on_rebalance_end(self) -> None:
-        super().on_rebalance_end()
-        self._settling = asyncio.ensure_future(self._settle_streams())
-
-    async def _settle_streams(self) -> None:
-        try:
-            await self.consumer.perform_seek()
-        except Exception as exc:  # a rebalance or shutdown overtook it: that one settles
-            log.warning("could not seek stream partitions after rebalance: %r", exc)
-        if not self.rebalancing:
-            self.streams_settled.set()
-
-
 class Pipeline:
     """Everything one worker runs, built from settings; agents are registered on construction."""
 
@@ -98,7 +63,7 @@ class Pipeline:
         self.warehouse = warehouse
         self.stats = SinkStats()
         self.intake = Intake(community_ids(), timedelta(seconds=settings.max_clock_skew_seconds))
-        self.app = PinganApp(
+        self.app = faust.App(
             settings.worker_id,
             broker=f"kafka://{settings.bootstrap}",
             key_serializer="raw",
@@ -115,6 +80,7 @@ class Pipeline:
             web_bind=settings.api_host,
             web_port=settings.api_port,
             loghandlers=[],
+            TableManager=SettledTableManager,
         )
         self.rules = list(all_rules() if rules is None else rules)
         self.reference = ReferenceData()
@@ -176,15 +142,9 @@ class Pipeline:
         self.sinks.append(sink)
         return sink
 
-    async def _batches(
-        self, stream: faust.StreamT[bytes], urgent: bool = False
-    ) -> AsyncIterator[list[EventT]]:
-        """Batches of events, each acknowledged when the next is asked for; none is handed
-        out while a rebalance is seeking the partitions."""
+    def _batches(self, stream: faust.StreamT[bytes], urgent: bool = False) -> Any:
         within = self.settings.urgent_batch_seconds if urgent else self.settings.sink_batch_seconds
-        async for events in stream.take_events(self.settings.sink_batch_size, within=within):
-            await self.app.streams_settled.wait()
-            yield events
+        return stream.take_events(self.settings.sink_batch_size, within=within)
 
     def _register_event_topic(self, spec: Topic) -> None:
         sink = self._sink(spec)

@@ -14,6 +14,7 @@ from ingest.http.snapshots import SnapshotAnalyser
 from ingest.vision.faces.service import started_for_uploads
 from pingan.provision import create_topics
 from pingan.settings import Settings
+from pingan.web import start_site
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,7 @@ async def serve_webhooks(
     settings: Settings, host: str, port: int, face_snapshots: SnapshotAnalyser | None = None
 ) -> web.AppRunner:
     """Start on the running loop (port 0 = a free one, see `runner.addresses`)."""
-    runner = web.AppRunner(webhooks_app(settings, face_snapshots))
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-    except BaseException:
-        await runner.cleanup()
-        raise
+    runner = await start_site(webhooks_app(settings, face_snapshots), host, port)
     for address in runner.addresses:
         log.info("device webhooks listening on http://%s:%s%s/v1/", *address[:2], PREFIX)
     return runner

@@ -150,3 +150,16 @@ def test_a_track_that_strayed_and_the_track_that_carried_on_are_one_object():
     assert same_object(earlier, later, G)
     elsewhere = replace(later, points=later.points + np.array([0.0, 40.0, 0.0]))
     assert not same_object(earlier, elsewhere, G)
+
+
+def test_a_path_that_holds_still_in_mid_air_is_not_a_fall():
+    """A cleaner's cradle joined to a bird swooping past: a falling object never pauses."""
+    y0 = sill(8)
+    points = path(lambda t: 166 + 0 * t, lambda t: y0 + 0.5 * G * t**2, 1.2, jitter=0.1)
+    paused = (points[:, 0] >= 10.5) & (points[:, 0] < 10.65)
+    points[paused, 2] = points[paused, 2][0]
+    later = points[:, 0] >= 10.65
+    points[later, 2] -= points[later, 2][0] - points[paused, 2][0] - 1.0
+    verdict = judge(points, 4.0, FACADE)
+    assert isinstance(verdict, NotAFall)
+    assert "mid-air" in verdict.reason

@@ -46,6 +46,12 @@ class FallParams:
     max_jump_share: float = 0.5
     """Largest share of the descent one step between detections may make: a blob that sits
     still and then joins something else far below (a rain streak) did not fall."""
+    stall_after_px: float = 4.0
+    stall_frames: int = 3
+    """Once an object has fallen `stall_after_px` it moves over 2 px per frame and gains speed:
+    staying within `stall_px` over this many consecutive frames is something else (a
+    cleaner's cradle, a bird perching) whose track was joined to a fall."""
+    stall_px: float = 1.0
     max_unseen_storeys: float = 2.0
     """How far an object may fall before it is first seen: further, and the path is more
     likely a stretch of a bird's flight than a throw from a window out of view."""
@@ -120,6 +126,8 @@ def judge(
     free_fall = np.polyval([0.5 * max(gravity, 2.0 * float(cy[0])), cy[1], cy[2]], late)
     if np.any(y[early:] > free_fall + 3.0 * tolerance + 2.0):
         return NotAFall("falls faster than gravity after its first second")
+    if _stalls(points[top:], p):
+        return NotAFall("stops in mid-air")
     speed = float(cy[1])
     back = speed / gravity if speed > 0 else 0.0
     unseen = 0.5 * gravity * back * back / calibration.storey_px
@@ -203,6 +211,19 @@ def continues_a_flight(fall: Fall, before: np.ndarray, gravity_px: float) -> boo
         np.polyval(cx, tb) - recent[:, 1], np.polyval(cy, tb) + fall_px * tb * tb - recent[:, 2]
     )
     return float(np.median(off)) > 5.0
+
+
+def _stalls(points: np.ndarray, p: FallParams) -> bool:
+    """Whether a descending track holds still for `stall_frames` consecutive frames after it
+    has fallen `stall_after_px` below its highest point."""
+    k = p.stall_frames
+    if len(points) <= k:
+        return False
+    t, x, y = points[:, 0], points[:, 1], points[:, 2]
+    fallen = y[:-k] - y[0] >= p.stall_after_px
+    consecutive = t[k:] - t[:-k] <= (k + 0.5) * p.frame_s
+    still = np.hypot(x[k:] - x[:-k], y[k:] - y[:-k]) < p.stall_px
+    return bool(np.any(fallen & consecutive & still))
 
 
 def _share_a_column(a: np.ndarray, b: np.ndarray, column_px: float = 8.0) -> bool:

@@ -59,3 +59,14 @@ class Publisher:
         topic = TOPIC_FOR_RECORD[type(record)]
         key = str(getattr(record, topic.key)).encode()
         return await self._producer.send(topic.name, value=encode(record), key=key)
+
+
+def publish_now(bootstrap: str, *records: Record) -> None:
+    """One-shot commands (keys, thresholds): publish and return once every record is acked.
+    Raises aiokafka's KafkaError when the broker cannot take them."""
+
+    async def send() -> None:
+        async with Publisher(bootstrap) as publisher:
+            await publisher.publish_many(records)
+
+    asyncio.run(send())

@@ -21,7 +21,7 @@ import click
 import orjson
 from aiokafka.errors import KafkaError
 
-from ingest.publisher import Publisher
+from ingest.publisher import publish_now
 from ingest.reference import community_ids
 from pingan.settings import get_settings
 from schemas.events import utc_now
@@ -122,12 +122,8 @@ def _read(bootstrap: str) -> dict[str, RuleSettings]:
 
 
 def _publish(bootstrap: str, record: RuleSettings) -> None:
-    async def send() -> None:
-        async with Publisher(bootstrap) as publisher:
-            await publisher.publish(record)
-
     try:
-        asyncio.run(send())
+        publish_now(bootstrap, record)
     except KafkaError as exc:
         _fail(f"could not publish to {RULE_SETTINGS.name} at {bootstrap}: {exc}", code=1)
 

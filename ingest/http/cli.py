@@ -16,7 +16,7 @@ import click
 from aiokafka.errors import KafkaError
 
 from ingest.http.credentials import DeviceDirectory, issue_key, revoked
-from ingest.publisher import Publisher
+from ingest.publisher import publish_now
 from pingan.provision import create_topics
 from pingan.settings import get_settings
 from schemas.credentials import CredentialScheme, DeviceCredential
@@ -116,11 +116,7 @@ def _read_directory(bootstrap: str) -> DeviceDirectory:
 
 
 def _publish(bootstrap: str, credential: DeviceCredential) -> None:
-    async def send() -> None:
-        async with Publisher(bootstrap) as publisher:
-            await publisher.publish(credential)
-
     try:
-        asyncio.run(send())
+        publish_now(bootstrap, credential)
     except KafkaError as exc:
         _fail(f"could not publish to {DEVICE_CREDENTIALS.name} at {bootstrap}: {exc}", code=1)

@@ -45,6 +45,25 @@ def _faces(bootstrap: str, model_dir: Path, *args: str) -> subprocess.CompletedP
     )
 
 
+def _enrol(
+    bootstrap: str, model_dir: Path, person: str, photo: Path, community: str, operator: str
+) -> subprocess.CompletedProcess[str]:
+    """`pingan faces enroll`, as an operator would run it."""
+    return _faces(
+        bootstrap,
+        model_dir,
+        "enroll",
+        "--person",
+        person,
+        "--image",
+        str(photo),
+        "--community",
+        community,
+        "--operator",
+        operator,
+    )
+
+
 async def _read_all(bootstrap: str, topic: Topic) -> list[tuple[bytes | None, bytes | None]]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -65,18 +84,8 @@ async def _read_all(bootstrap: str, topic: Topic) -> list[tuple[bytes | None, by
 def test_enrol_then_identify_through_kafka_logs_the_search(
     kafka_bootstrap: str, face_model_dir: Path, face_photos: dict[str, list[Path]]
 ) -> None:
-    enrolled = _faces(
-        kafka_bootstrap,
-        face_model_dir,
-        "enroll",
-        "--person",
-        "p-obama",
-        "--image",
-        str(face_photos["obama"][0]),
-        "--community",
-        "c01",
-        "--operator",
-        "officer-7",
+    enrolled = _enrol(
+        kafka_bootstrap, face_model_dir, "p-obama", face_photos["obama"][0], "c01", "officer-7"
     )
     assert enrolled.returncode == 0, enrolled.stderr
     gallery = [
@@ -143,17 +152,12 @@ async def test_running_service_sees_a_new_enrolment_and_records_door_access(
     async with FaceService(settings) as service:
         before = len(service.gallery)
         enrolled = await asyncio.to_thread(
-            _faces,
+            _enrol,
             kafka_bootstrap,
             face_model_dir,
-            "enroll",
-            "--person",
             "p-rose",
-            "--image",
-            str(face_photos["rose_leslie"][0]),
-            "--community",
+            face_photos["rose_leslie"][0],
             "c02",
-            "--operator",
             "officer-9",
         )
         assert enrolled.returncode == 0, enrolled.stderr
@@ -183,17 +187,12 @@ async def test_snapshot_upload_through_the_webhook_identifies_the_resident(
     async with Publisher(kafka_bootstrap) as publisher:
         await publisher.publish_many([camera, issued.credential])
     enrolled = await asyncio.to_thread(
-        _faces,
+        _enrol,
         kafka_bootstrap,
         face_model_dir,
-        "enroll",
-        "--person",
         "p-biden",
-        "--image",
-        str(face_photos["biden"][0]),
-        "--community",
+        face_photos["biden"][0],
         "c03",
-        "--operator",
         "officer-3",
     )
     assert enrolled.returncode == 0, enrolled.stderr

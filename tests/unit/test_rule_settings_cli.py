@@ -206,17 +206,9 @@ def test_community_values_are_validated_together_with_what_they_inherit() -> Non
 class FakePublisher:
     published: ClassVar[list[RuleSettings]] = []
 
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
-
-    async def __aenter__(self) -> FakePublisher:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def publish(self, record: RuleSettings) -> None:
-        self.published.append(record)
+    @classmethod
+    def publish_now(cls, bootstrap: str, *records: RuleSettings) -> None:
+        cls.published.extend(records)
 
 
 @pytest.fixture
@@ -229,7 +221,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> dict[str, RuleSettings]:
 
     FakePublisher.published = []
     monkeypatch.setattr(cli, "read_rule_settings", read)
-    monkeypatch.setattr(cli, "Publisher", FakePublisher)
+    monkeypatch.setattr(cli, "publish_now", FakePublisher.publish_now)
     monkeypatch.setattr(cli, "all_rules", lambda: [RULE])
     monkeypatch.setenv("USER", "wang.officer")
     return stored

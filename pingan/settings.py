@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -57,7 +58,16 @@ class Settings(BaseSettings):
         description="face model pack: one SCRFD detector and one ArcFace-style recogniser .onnx",
     )
     face_threads: int = Field(
-        default=2, ge=1, description="onnxruntime threads per face model (this machine: 2 cores)"
+        default=1,
+        ge=1,
+        description="onnxruntime threads per face model run; the small face models run best "
+        "single-threaded, one analysis per core (see face_workers)",
+    )
+    face_workers: int = Field(
+        default_factory=lambda: (os.cpu_count() or 1) + 1,
+        ge=1,
+        description="face analyses run at once (snapshot uploads, the frames of a video round); "
+        "one more than the cores, so no core idles while an analysis holds the GIL",
     )
     face_video_fps: float = Field(
         default=5.0, gt=0, description="video frames analysed per second of each stream"

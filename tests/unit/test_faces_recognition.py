@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from ingest.vision.faces.search import (
     resident_face,
 )
 from ingest.vision.faces.service import FaceService
-from ingest.vision.faces.video import VideoAnalysis, VideoUnavailable, analyse_file
+from ingest.vision.faces.video import VideoAnalysis, VideoUnavailable, analyse_file, read_frames
 from pingan.settings import Settings
 from schemas.codec import encode
 from schemas.events import AccessMethod, DoorAccess, FaceCapture
@@ -159,6 +161,34 @@ def test_unknown_face_is_a_capture_without_a_person_and_no_door_access(
     assert isinstance(events[0], FaceCapture) and events[0].matched_person_id is None
 
 
+def test_concurrent_uploads_give_the_events_of_uploads_one_by_one(
+    tmp_path: Path, pack: ModelPack, analyser: FaceAnalyser, face_photos: dict[str, list[Path]]
+) -> None:
+    service = _service(tmp_path, pack)
+    service.gallery = _enrol_first_photos(pack, analyser, face_photos)
+    service.recorder.gallery = service.gallery
+    uploads = [p.read_bytes() for paths in face_photos.values() for p in paths[1:]]
+
+    def summary(events: list) -> list[tuple[str, str | None]]:
+        return [
+            (e.event_id, getattr(e, "person_id", getattr(e, "matched_person_id", None)))
+            for e in events
+        ]
+
+    one_by_one = [summary(service.snapshot_events(u, DOOR_CAMERA.device_id, AT)) for u in uploads]
+
+    async def at_once() -> list[list]:
+        return await asyncio.gather(
+            *(service.snapshot(u, DOOR_CAMERA.device_id, AT) for u in uploads)
+        )
+
+    assert service.settings.face_workers >= 2
+    assert [summary(events) for events in asyncio.run(at_once())] == one_by_one
+    assert sum(person is not None for events in one_by_one for _, person in events) == 2 * len(
+        uploads
+    )
+
+
 def _walk_past(path: Path, photo: Path, frames: int, sharp_frame: int) -> list[tuple[int, int]]:
     """A face crossing a 640×360 scene left to right, blurred except in one frame; returns
     where the face was pasted in each frame."""
@@ -199,6 +229,29 @@ def test_one_person_walking_past_a_camera_is_one_capture_from_the_best_frame(
     assert events[0].occurred_at == AT + timedelta(milliseconds=700)
     x, _ = positions[7]
     assert x <= events[0].bbox.x <= x + 220
+
+
+def test_streams_analysed_in_parallel_each_give_their_one_capture(
+    tmp_path: Path, pack: ModelPack, face_photos: dict[str, list[Path]]
+) -> None:
+    video = tmp_path / "walk.avi"
+    _walk_past(video, face_photos["rose_leslie"][0], frames=12, sharp_frame=7)
+    second = DOOR_CAMERA.model_copy(update={"device_id": "c01-b03-u3-cam", "place": "c01-b03-u3"})
+    service = _service(tmp_path, pack)
+    service.reference.apply(DEVICES.name, second.device_id.encode(), encode(second))
+    cameras = [DOOR_CAMERA, second]
+    analysis = VideoAnalysis(
+        service.analyser, service.recorder, cameras, timedelta(seconds=1), service.analyse_all
+    )
+    events = []
+    for frame in read_frames(DOOR_CAMERA.device_id, str(video), fps=10, started_at=AT):
+        events += analysis.round([replace(frame, camera_id=c.device_id) for c in cameras])
+    for camera in cameras:
+        events += analysis.finish(camera.device_id)
+
+    assert analysis.frames == 24
+    assert sorted(e.camera_id for e in events) == sorted(c.device_id for c in cameras)
+    assert {e.occurred_at for e in events} == {AT + timedelta(milliseconds=700)}
 
 
 def test_garbage_video_is_a_clear_error(

@@ -57,7 +57,8 @@ def detector_input(height: int, width: int, det_size: int) -> tuple[int, int]:
 
 
 class FaceAnalyser:
-    """The pack's models behind one small API; not thread-safe (one caller thread)."""
+    """The pack's models behind one small API. Holds no state of its own, so several model
+    threads may call it at once (onnxruntime sessions run concurrently)."""
 
     def __init__(self, pack: ModelPack) -> None:
         self.pack = pack

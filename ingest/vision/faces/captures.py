@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -67,6 +68,8 @@ class CropStore:
         self.root = data_dir / "crops"
         self.ttl = timedelta(days=ttl_days)
         self._expired_on: str | None = None
+        self._expiring = threading.Lock()
+        """Crops are saved from several model threads; one of them expires old days."""
 
     def save(
         self, frame: np.ndarray, box: np.ndarray, community_id: str, at: datetime, name: str
@@ -98,9 +101,10 @@ class CropStore:
         return removed
 
     def _expire_daily(self, day: str) -> None:
-        if self._expired_on != day:
-            self._expired_on = day
-            self.expire(utc_now())
+        with self._expiring:
+            if self._expired_on != day:
+                self._expired_on = day
+                self.expire(utc_now())
 
 
 def face_crop(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -132,6 +136,8 @@ class CaptureRecorder:
         self.crops = crops
         self.config = config
         self.skipped_low_quality = 0
+        self._counting = threading.Lock()
+        """Snapshots are recorded from several model threads at once."""
 
     def camera(self, camera_id: str) -> Device:
         device = self.reference.device(camera_id)
@@ -143,7 +149,8 @@ class CaptureRecorder:
 
     def records(self, camera: Device, sightings: Sequence[Sighting]) -> list[Event]:
         good = [s for s in sightings if s.face.face.quality.score >= self.config.min_quality]
-        self.skipped_low_quality += len(sightings) - len(good)
+        with self._counting:
+            self.skipped_low_quality += len(sightings) - len(good)
         if not good:
             return []
         embeddings = np.stack([s.face.embedding for s in good])

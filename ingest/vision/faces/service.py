@@ -1,9 +1,13 @@
 """What a process analysing faces holds: the model pack, the live gallery, the devices
-(which camera watches which door), the crop store — and the one thread the models run on.
+(which camera watches which door), the crop store — and the model threads.
 
 `FaceService.snapshot(image bytes, camera id, at)` is the uploaded-snapshot path (the
 `/ingest/v1/face-snapshots` webhook calls it and publishes the events it returns); the video
-watcher runs its frames on the same model thread.
+watcher analyses each round's frames on the same threads.
+
+The face models are small: one single-threaded onnxruntime run per core (`face_workers`
+analyses at once, `face_threads` = 1) does about twice the work of one run spread over
+every core, whose intra-op threads mostly wait on each other (bench.faces measures both).
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TypeVar
 
-from ingest.vision.faces.analysis import FaceAnalyser
+import numpy as np
+
+from ingest.vision.faces.analysis import AnalysedFace, FaceAnalyser
 from ingest.vision.faces.captures import CaptureRecorder, CropStore, Sighting
 from ingest.vision.faces.gallery import Gallery, GalleryFollower
 from ingest.vision.faces.images import decode_image
@@ -45,7 +51,9 @@ class FaceService:
             CropStore(settings.data_dir, settings.biometric_ttl_days),
             self.pack.config,
         )
-        self._models = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-models")
+        self._models = ThreadPoolExecutor(
+            max_workers=settings.face_workers, thread_name_prefix="face-models"
+        )
         self._gallery_follower = GalleryFollower(settings.bootstrap, self.gallery)
         self._reference_follower = ReferenceFollower(settings.bootstrap, self.reference)
         self._following: asyncio.Task[None] | None = None
@@ -76,8 +84,13 @@ class FaceService:
         await self.stop()
 
     async def on_models(self, work: Callable[[], T]) -> T:
-        """Run model work on the one model thread (onnxruntime already uses every core)."""
+        """Run model work on a model thread; up to `face_workers` of them run at once."""
         return await asyncio.get_running_loop().run_in_executor(self._models, work)
+
+    def analyse_all(self, images: Sequence[np.ndarray]) -> list[list[AnalysedFace]]:
+        """The faces of each image, the images analysed in parallel on the model threads.
+        Blocks; never call it from a model thread (it would wait on its own pool)."""
+        return list(self._models.map(self.analyser.analyse, images))
 
     async def snapshot(self, image: bytes, camera_id: str, at: datetime) -> list[Event]:
         return await self.on_models(lambda: self.snapshot_events(image, camera_id, at))

@@ -1,6 +1,6 @@
 """Video streams → face captures: OpenCV reads each stream (file or RTSP URL) on its own
 thread, frames are sampled at PINGAN_FACE_VIDEO_FPS, and every round takes the latest
-frame of each stream through detection, one shared embedding batch and the trackers.
+frame of each stream through the models (the frames in parallel) and the trackers.
 
 Only the events and small face crops leave this module: frames are never written.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -88,8 +88,11 @@ class VideoAnalysis:
         recorder: CaptureRecorder,
         cameras: Sequence[Device],
         gap: timedelta,
+        analyse_all: Callable[[Sequence[np.ndarray]], list[list[AnalysedFace]]] | None = None,
     ) -> None:
         self.analyser = analyser
+        self.analyse_all = analyse_all or (lambda images: [analyser.analyse(i) for i in images])
+        """How a round's frames are analysed: in turn, or in parallel (FaceService.analyse_all)."""
         self.recorder = recorder
         self.cameras = {c.device_id: c for c in cameras}
         similarity = analyser.config.match_threshold
@@ -101,16 +104,14 @@ class VideoAnalysis:
         self.faces = 0
 
     def round(self, frames: Sequence[Frame]) -> list[Event]:
-        """Detect in each frame, embed all their faces in one batch, advance the trackers."""
-        detected = [self.analyser.detect(frame.image) for frame in frames]
-        analysed = iter(self.analyser.embed([f for faces in detected for f in faces]))
+        """Analyse a frame of each stream, advance the trackers, record the faces that passed."""
+        analysed = self.analyse_all([frame.image for frame in frames])
         events: list[Event] = []
-        for frame, faces in zip(frames, detected, strict=True):
-            mine: list[AnalysedFace] = [next(analysed) for _ in faces]
-            passed = self.trackers[frame.camera_id].update(frame.at, mine, frame.image)
+        for frame, faces in zip(frames, analysed, strict=True):
+            passed = self.trackers[frame.camera_id].update(frame.at, faces, frame.image)
             events += self.recorder.records(self.cameras[frame.camera_id], passed)
         self.frames += len(frames)
-        self.faces += sum(len(faces) for faces in detected)
+        self.faces += sum(len(faces) for faces in analysed)
         return events
 
     def finish(self, camera_id: str) -> list[Event]:
@@ -205,6 +206,7 @@ async def watch(service: FaceService, streams: dict[str, str], publisher: Publis
         service.recorder,
         cameras,
         timedelta(seconds=service.settings.face_track_gap_seconds),
+        service.analyse_all,
     )
     readers = [StreamReader(c, s, service.settings.face_video_fps) for c, s in streams.items()]
     for reader in readers:
@@ -215,10 +217,10 @@ async def watch(service: FaceService, streams: dict[str, str], publisher: Publis
             frames = [f for r in readers if (f := r.take()) is not None]
             events: list[Event] = []
             if frames:
-                events += await service.on_models(lambda frames=frames: analysis.round(frames))
+                events += await asyncio.to_thread(analysis.round, frames)
             for reader in [r for r in readers if r.drained]:
                 readers.remove(reader)
-                events += await service.on_models(lambda c=reader.camera_id: analysis.finish(c))
+                events += await asyncio.to_thread(analysis.finish, reader.camera_id)
             if events:
                 published += await publisher.publish_many(events)
             if not frames:

@@ -10,7 +10,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cv2
 import httpx
+import numpy as np
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -225,3 +227,48 @@ async def test_snapshot_upload_through_the_webhook_identifies_the_resident(
     doors = [decode(v, DoorAccess) for _, v in await _read_all(kafka_bootstrap, DOOR_ACCESS)]
     assert [(c.camera_id, c.matched_person_id) for c in captures] == [(camera.device_id, "p-biden")]
     assert [(d.person_id, d.method, d.community_id) for d in doors] == [("p-biden", "face", "c03")]
+
+
+def _walk(path: Path, photo: Path, frames: int = 10) -> None:
+    """A face crossing a 640×360 scene left to right, as a door camera films it."""
+    face = cv2.imread(str(photo))
+    face = cv2.resize(face, None, fx=200 / face.shape[0], fy=200 / face.shape[0])
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 360))
+    for n in range(frames):
+        scene = np.full((360, 640, 3), 90, np.uint8)
+        x = 10 + n * (640 - face.shape[1] - 20) // (frames - 1)
+        scene[80 : 80 + face.shape[0], x : x + face.shape[1]] = face
+        writer.write(scene)
+    writer.release()
+
+
+async def test_watch_publishes_one_capture_per_person_per_camera(
+    kafka_bootstrap: str, face_model_dir: Path, face_photos: dict[str, list[Path]], tmp_path: Path
+) -> None:
+    """`pingan faces watch` on two cameras at once: each walk past is one capture on Kafka."""
+    cameras = [
+        Device(
+            device_id=f"c04-b01-u{unit}-cam",
+            community_id="c04",
+            device_kind=DeviceKind.CAMERA,
+            place=f"c04-b01-u{unit}",
+        )
+        for unit in (1, 2)
+    ]
+    async with Publisher(kafka_bootstrap) as publisher:
+        await publisher.publish_many(cameras)
+    streams = []
+    for camera, photo in zip(
+        cameras, (face_photos["rose_leslie"][0], face_photos["biden"][1]), strict=True
+    ):
+        video = tmp_path / f"{camera.device_id}.avi"
+        _walk(video, photo)
+        streams += ["--stream", f"{camera.device_id}={video}"]
+
+    watched = await asyncio.to_thread(_faces, kafka_bootstrap, face_model_dir, "watch", *streams)
+
+    assert watched.returncode == 0, watched.stderr
+    assert "published 2 events" in watched.stdout
+    captures = [decode(v, FaceCapture) for _, v in await _read_all(kafka_bootstrap, FACE_CAPTURES)]
+    mine = sorted(c.camera_id for c in captures if c.community_id == "c04")
+    assert mine == sorted(c.device_id for c in cameras)

@@ -91,6 +91,8 @@ class VehiclePassage(Event):
 class DoorKind(StrEnum):
     GATE = "gate"
     UNIT_DOOR = "unit_door"
+    CHARGING_SHED = "charging_shed"
+    """The door of an unattended e-bike charging shed (card reader on its controller)."""
 
 
 class AccessMethod(StrEnum):

@@ -12,6 +12,8 @@ detection (one alarm per change, not per poll) is testable without a network.
 - A bit (or an `on_change` value) that changed makes its record urgent: it goes out at
   once instead of with the next routine report. A change into an alarm register's alarm
   state is also a `PerimeterAlarm` for the zone.
+- A card reader's registers (a shed's) are never telemetry: a new swipe is a `DoorAccess`
+  (door kind charging shed, method card, person `card:<number>`), published at once.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from datetime import datetime
 from ingest.modbus.devices import ModbusDevice
 from ingest.modbus.read_plan import Values
 from ingest.modbus.register_map import Register
-from schemas.events import DeviceTelemetry, PerimeterAlarm, Record
+from schemas.events import (
+    AccessMethod,
+    DeviceTelemetry,
+    DoorAccess,
+    DoorKind,
+    PerimeterAlarm,
+    Record,
+)
 
 
 @dataclass(frozen=True)
@@ -65,9 +74,11 @@ def poll_records(
     health: Health,
     report: bool,
 ) -> PollRecords:
-    changed = _changed(device, values, previous)
-    records = PollRecords(urgent=_alarms(device, values, previous, at))
     register_map = device.register_map
+    reader = register_map.card_reader.names if register_map.card_reader else ()
+    changed = {key for key in _changed(device, values, previous) if key[0] not in reader}
+    records = PollRecords(urgent=_alarms(device, values, previous, at))
+    records.urgent += _card_swipes(device, values, previous, at)
     channels = register_map.channels
     per_channel = channels is not None and channels.telemetry == "per_channel"
     # device values that travel in every channel's record instead of the device's
@@ -76,7 +87,7 @@ def poll_records(
     metrics = {
         name: value
         for (name, channel), value in values.items()
-        if channel is None and name not in shared
+        if channel is None and name not in shared and name not in reader
     }
     if channels is not None and not per_channel:
         metrics |= {
@@ -173,6 +184,32 @@ def _alarms(
             )
         )
     return alarms
+
+
+def _card_swipes(
+    device: ModbusDevice, values: Values, previous: Values | None, at: datetime
+) -> list[Record]:
+    """The swipe since the last poll, if any; the first poll cannot tell a new one."""
+    reader = device.register_map.card_reader
+    if reader is None or previous is None:
+        return []
+    swiped = values.get((reader.swiped_at, None))
+    card = values.get((reader.card, None))
+    if swiped is None or card is None or swiped == previous.get((reader.swiped_at, None)):
+        return []
+    return [
+        DoorAccess(
+            event_id=f"{device.device_id}:card@{int(swiped)}",
+            community_id=device.config.community,
+            occurred_at=at,
+            received_at=at,
+            door_id=device.device_id,
+            door_kind=DoorKind.CHARGING_SHED,
+            method=AccessMethod.CARD,
+            person_id=f"card:{int(card)}",
+            granted=True,
+        )
+    ]
 
 
 def _alarming(register: Register, value: float) -> bool:

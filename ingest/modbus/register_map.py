@@ -162,6 +162,25 @@ class Channels(BaseModel):
         return self
 
 
+class CardReader(BaseModel):
+    """A device's card reader: its registers are an access log, not telemetry. A change of
+    `swiped_at` is a card access (`DoorAccess`, method card); the card number is personal
+    data, so it travels only there, under the movement TTL, never in telemetry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    card: MetricName
+    """Register holding the number of the last card swiped."""
+    swiped_at: MetricName
+    """Register whose change is a new swipe (e.g. its Unix time)."""
+    also: tuple[MetricName, ...] = ()
+    """Other registers of the reader, kept out of telemetry (e.g. the slot it unlocked)."""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.card, self.swiped_at, *self.also)
+
+
 class RegisterMap(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -176,6 +195,7 @@ class RegisterMap(BaseModel):
     registers: dict[MetricName, Register] = Field(default_factory=dict)
     channels: Channels | None = None
     actions: dict[CommandAction, Action] = Field(default_factory=dict)
+    card_reader: CardReader | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> RegisterMap:
@@ -193,6 +213,10 @@ class RegisterMap(BaseModel):
                 raise ValueError(
                     f"actions.{action}: {write.write!r} is not a writable channel register"
                 )
+        if self.card_reader is not None:
+            for name in self.card_reader.names:
+                if name not in self.registers:
+                    raise ValueError(f"card_reader: {name!r} is not a device register")
         self._check_overlaps()
         return self
 

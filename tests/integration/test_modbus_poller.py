@@ -30,12 +30,15 @@ from schemas.alerts import AlertStatus, AlertType
 from schemas.codec import decode
 from schemas.commands import CommandOutcome, DeviceCommand
 from schemas.events import (
+    AccessMethod,
     DeviceKind,
     DeviceTelemetry,
+    DoorAccess,
+    DoorKind,
     PerimeterAlarm,
     PerimeterAlarmKind,
 )
-from schemas.topics import DEVICE_COMMANDS, DEVICE_TELEMETRY, PERIMETER_ALARMS
+from schemas.topics import DEVICE_COMMANDS, DEVICE_TELEMETRY, DOOR_ACCESS, PERIMETER_ALARMS
 from streams.rules.charging_overheat import ChargingOverheatRule
 from tests.unit.rules.harness import RuleHarness
 
@@ -65,6 +68,7 @@ class KafkaLog:
     telemetry: list[DeviceTelemetry] = field(default_factory=list)
     alarms: list[PerimeterAlarm] = field(default_factory=list)
     commands: list[DeviceCommand] = field(default_factory=list)
+    accesses: list[DoorAccess] = field(default_factory=list)
 
     def of(self, device_id: str) -> list[DeviceTelemetry]:
         return [t for t in self.telemetry if t.device_id == device_id]
@@ -79,6 +83,7 @@ async def kafka_log(kafka_bootstrap: str) -> AsyncIterator[KafkaLog]:
         DEVICE_TELEMETRY: "telemetry",
         PERIMETER_ALARMS: "alarms",
         DEVICE_COMMANDS: "commands",
+        DOOR_ACCESS: "accesses",
     }
     by_name = {t.name: (t, attr) for t, attr in topics.items()}
     consumer = AIOKafkaConsumer(
@@ -181,6 +186,33 @@ async def test_slot_telemetry_reaches_kafka_in_the_shape_the_overheat_rule_reads
     assert (slot.metrics["slot"], slot.metrics["charging"], slot.metrics["smoke"]) == (3, 1, 0)
     assert len(slot_ids) == 16 and "c01-shed7-s16" in slot_ids
     assert online(controller) and controller.metrics["errors"] == 0
+
+
+async def test_a_shed_card_swipe_is_one_card_access_and_the_card_never_telemetry(
+    kafka_bootstrap: str, kafka_log: KafkaLog
+) -> None:
+    shed = SimulatedDevice(MAPS["charging_shed"])
+    shed.set("card_number", 3_900_000_017)
+    shed.set("card_swiped_at", 1_795_000_000)
+    async with SimulatedSite({2: shed}) as site:
+        devices = configs(site.port, ("c01-shed8", "charging_shed", 2))
+        async with polling(kafka_bootstrap, devices):
+            polls = lambda: len(kafka_log.of("c01-shed8"))  # noqa: E731
+            await until(lambda: polls() >= 3)
+            shed.set("card_number", 3_900_000_042)
+            shed.set("card_swiped_at", 1_795_000_060)
+            shed.set("card_slot", 5)
+            await until(lambda: [a for a in kafka_log.accesses if a.door_id == "c01-shed8"])
+            seen = polls()
+            await until(lambda: polls() >= seen + 10)
+
+    accesses = [a for a in kafka_log.accesses if a.door_id == "c01-shed8"]
+    assert [(a.door_kind, a.method, a.person_id, a.granted) for a in accesses] == [
+        (DoorKind.CHARGING_SHED, AccessMethod.CARD, "card:3900000042", True)
+    ]
+    shed_records = [t for t in kafka_log.telemetry if t.device_id.startswith("c01-shed8")]
+    assert shed_records and not any("card_number" in t.metrics for t in shed_records)
+    assert not any("card_slot" in t.metrics for t in shed_records)
 
 
 async def test_fence_alarm_is_published_once_per_change_not_per_poll(

@@ -8,7 +8,15 @@ from ingest.modbus.readings import Health, health_record, poll_records
 from ingest.modbus.register_map import load_maps
 from ingest.simulator.everyday import slot_metrics
 from schemas.alerts import AlertType
-from schemas.events import DeviceKind, DeviceTelemetry, PerimeterAlarm, PerimeterAlarmKind
+from schemas.events import (
+    AccessMethod,
+    DeviceKind,
+    DeviceTelemetry,
+    DoorAccess,
+    DoorKind,
+    PerimeterAlarm,
+    PerimeterAlarmKind,
+)
 from streams.rules.charging_overheat import ChargingOverheatRule
 from tests.unit.rules.harness import RuleHarness
 
@@ -77,8 +85,10 @@ def test_each_slot_is_telemetry_in_the_simulators_shape() -> None:
     assert slots[1].metrics["power_w"] == 550.0
     assert slots[1].metrics["smoke"] == 0.0
     assert controller.device_id == "c01-shed1"
-    assert controller.metrics["online"] == 1.0 and controller.metrics["card_slot"] == 2.0
+    assert controller.metrics["online"] == 1.0
     assert not {"smoke", "temperature_c", "current_a"} & set(controller.metrics)
+    card_reader = {"card_number", "card_swiped_at", "card_slot"}
+    assert not any(card_reader & set(r.metrics) for r in records.routine)
 
 
 def test_charging_overheat_rule_fires_on_a_polled_slot() -> None:
@@ -105,12 +115,35 @@ def test_shed_smoke_goes_out_at_once_in_every_slot() -> None:
     assert all(r.metrics["smoke"] == 1.0 for r in records.urgent)
 
 
-def test_a_new_card_swipe_goes_out_at_once_but_a_drifting_current_waits() -> None:
+def test_a_new_card_swipe_is_a_shed_card_access_at_once_and_never_telemetry() -> None:
     before = shed_values()
-    swiped = dict(before) | {("card_swiped_at", None): 1795000100.0}
-    assert [r.device_id for r in poll_records(SHED, swiped, before, T0, ONLINE, False).urgent] == [
-        "c01-shed1"
-    ]
+    swiped = dict(before) | {
+        ("card_swiped_at", None): 1795000100.0,
+        ("card_number", None): 4000654321.0,
+    }
+    (access,) = poll_records(SHED, swiped, before, T0, ONLINE, report=False).urgent
+    assert isinstance(access, DoorAccess)
+    assert (access.door_id, access.door_kind, access.method, access.person_id) == (
+        "c01-shed1",
+        DoorKind.CHARGING_SHED,
+        AccessMethod.CARD,
+        "card:4000654321",
+    )
+    assert (access.community_id, access.occurred_at, access.granted) == ("c01", T0, True)
+    again = poll_records(SHED, swiped, before, T0 + timedelta(seconds=1), ONLINE, False)
+    assert [r.event_id for r in again.urgent] == [access.event_id]
+
+
+def test_no_swipe_is_invented_on_the_first_poll_or_when_the_reader_is_unchanged() -> None:
+    assert not any(
+        isinstance(r, DoorAccess)
+        for r in poll_records(SHED, shed_values(), None, T0, ONLINE, report=True).urgent
+    )
+    assert poll_records(SHED, shed_values(), shed_values(), T0, ONLINE, False).urgent == []
+
+
+def test_a_drifting_current_waits_for_the_routine_report() -> None:
+    before = shed_values()
     drift = dict(before) | {("current_a", 1): 2.6}
     assert poll_records(SHED, drift, before, T0, ONLINE, report=False).urgent == []
 

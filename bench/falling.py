@@ -7,10 +7,11 @@ resolution, 1280×720 and 640×360; baseline = OpenCV decoding alone (`VideoCapt
 detector = decoding + background subtraction + tracking + trajectory judgement (what
 `pingan vision falling` runs), both in this process with nothing else of ours running.
 
-Quality: `--scenes` (default 120 = one hour) 30-s scenes at 320×240 from seed 3001: held
-out — tuning used seeds 1–90, the test uses 101–112; 1001–1120 and 2001–2120 were earlier
-held-out hours whose failures (a bird turning, duplicates, a jump onto a rain streak, a
-cradle joined to a bird) were then studied and fixed, so they no longer count as held out.
+Quality: `--scenes` (default 120 = one hour) 30-s scenes at 320×240 from seed 4001: held
+out — tuning used seeds 1–90, the test uses 101–112; 1001–1120, 2001–2120 and 3001–3120
+were earlier held-out hours whose failures (a bird turning, duplicates, a jump onto a rain
+streak, a cradle joined to a bird, fits over 8–9 points) were then studied and fixed, so
+they no longer count as held out.
 Scenes are rendered and scanned by
 `--workers` processes (the figures do not depend on it). Matching rules: `Score` in
 `ingest.vision.falling.synthetic`. Figures are printed and written to
@@ -43,7 +44,7 @@ from ingest.vision.falling.synthetic import (
 )
 
 RESULTS = Path(__file__).parent / "results"
-HELD_OUT_FROM = 3001
+HELD_OUT_FROM = 4001
 
 
 def decode_rate(path: Path) -> float:

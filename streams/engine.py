@@ -8,6 +8,12 @@ has already seen an event's offset skips it, so a replay after a crash changes n
 Absence rules (a device that went silent) advance on the stream's event-time watermark
 per partition: the latest `occurred_at` seen on every input topic of the rule, minus the
 allowed lateness. Nothing here reads the wall clock, so a replay raises the same alerts.
+
+A partition whose events jump ahead by more than the stream gap carried nothing at all in
+between: the platform, not its devices, was dark (ingest down, network cut, everything
+restarted). Absence rules are told (`heard_nothing`) before the watermark leaps, so that
+silence is not counted against each subject. The latest event time per partition is kept
+in a table, so a gap across a worker restart is recognised too.
 """
 
 from __future__ import annotations
@@ -89,10 +95,19 @@ def book_table_name(keying: Keying) -> str:
     return f"alert-book-{keying}"
 
 
+def clock_table_name(keying: Keying) -> str:
+    return f"stream-clock-{keying}"
+
+
+def _hears_gaps(rule: Rule[Any, Any]) -> bool:
+    return type(rule).heard_nothing is not Rule.heard_nothing
+
+
 def changelog_topics(app_id: str, rules: Sequence[Rule[Any, Any]]) -> list[Topic]:
     """The compacted changelog topics of every table, created up front like all topics."""
     names = [table_name(r.keying, r.name) for r in rules if r.State is not None]
     names += [book_table_name(k) for k in Keying]
+    names += sorted({clock_table_name(r.keying) for r in rules if _hears_gaps(r)})
     return [
         Topic(
             name=f"{app_id}-{name}-changelog",
@@ -173,6 +188,48 @@ class BookEntries:
             self._cache.clear()
 
 
+class StreamClocks:
+    """Per partition, the latest event time the stream carried, and the source event of the
+    last move (table writes belong to an event of their partition)."""
+
+    def __init__(self, table: faust.Table, changelog: StagedWrites) -> None:
+        self._table = table
+        self._changelog = changelog
+        self._latest: dict[int, datetime | None] = {}
+        self._moved: dict[int, EventT] = {}
+
+    def gap(self, partition: int, at: datetime, longest: timedelta) -> timedelta | None:
+        """Move the partition's clock to `at` (needs `acting_for` its event); the silence
+        before it when that is longer than `longest`, else None."""
+        if partition not in self._latest:
+            raw = self._table.get(_clock_key(partition))
+            self._latest[partition] = None if raw is None else datetime.fromisoformat(raw.decode())
+        latest = self._latest[partition]
+        if latest is not None and at <= latest:
+            return None
+        self._latest[partition] = at
+        source = current_event()
+        assert source is not None, "the clock moves on an event of its partition"
+        self._moved[partition] = source
+        return at - latest if latest is not None and at - latest > longest else None
+
+    def save(self) -> None:
+        for partition, source in self._moved.items():
+            at = self._latest[partition]
+            assert at is not None
+            with acting_for(source):
+                _write(self._table, self._changelog, _clock_key(partition), at.isoformat().encode())
+        self._moved.clear()
+
+    def forget(self) -> None:
+        self._latest.clear()
+        self._moved.clear()
+
+
+def _clock_key(partition: int) -> bytes:
+    return f"partition-{partition}".encode()
+
+
 def _write(table: faust.Table, changelog: StagedWrites, key: bytes, value: bytes | None) -> None:
     """Changelog first, local RocksDB once the changelog has it (same partition): a worker
     killed in between never restarts with local state ahead of what Kafka can replay."""
@@ -226,6 +283,17 @@ class RuleStates:
             if raw is not None:
                 yield raw_key.decode(), self._state_type.model_validate_json(raw)
 
+    def current(self) -> Iterator[tuple[str, RuleState]]:
+        """Every state, including writes of this batch not yet in RocksDB."""
+        cached = list(self._cache.items())
+        for key, state in cached:
+            if state is not None:
+                yield key, state
+        known = {key for key, _ in cached}
+        for key, state in self.stored():
+            if key not in known:
+                yield key, state
+
     def forget(self) -> None:
         self._cache.clear()
 
@@ -242,6 +310,7 @@ class RuleEngine:
         thresholds: RuleThresholds,
         send_alert: SendAlert,
         lateness: timedelta,
+        stream_gap: timedelta,
         topic_of: Mapping[type[Event], str],
         changelog: StagedWrites,
     ) -> None:
@@ -251,6 +320,7 @@ class RuleEngine:
         self.reference = reference
         self.thresholds = thresholds
         self.lateness = lateness
+        self.stream_gap = stream_gap
         self._send_alert = send_alert
         self._by_input: dict[type[Event], list[Rule[Any, Any]]] = defaultdict(list)
         for rule in self.rules:
@@ -263,6 +333,12 @@ class RuleEngine:
         }
         self._absence = [r for r in self.rules if r.State is not None and _has_wakeups(r)]
         self._catching_up = [r for r in self._absence if len(r.inputs) == 1 or r.gap_proves_absence]
+        self._hearing_gaps = [r for r in self._absence if _hears_gaps(r)]
+        self.clocks = (
+            StreamClocks(_table(app, clock_table_name(keying)), changelog)
+            if self._hearing_gaps
+            else None
+        )
         self._input_topics = {
             r.name: [topic_of[kind] for kind in r.inputs if kind in topic_of] for r in self.rules
         }
@@ -285,6 +361,8 @@ class RuleEngine:
         for states in self.states.values():
             states.forget()
         self.book_entries.forget()
+        if self.clocks is not None:
+            self.clocks.forget()
         self._wakeups.clear()
         self._scheduled.clear()
         self._next_due.clear()
@@ -298,6 +376,9 @@ class RuleEngine:
             with acting_for(arrivals[0].source):
                 self._schedule_stored()
         for arrival in arrivals:
+            if self.clocks is not None:
+                with acting_for(arrival.source):
+                    self._hear_gap(arrival)
             self._observe(arrival)
             if self._due(arrival.partition):
                 await self._advance(arrival.partition)
@@ -307,6 +388,8 @@ class RuleEngine:
             with acting_for(arrival.source):
                 for rule in rules:
                     await self._apply(rule, arrival)
+        if self.clocks is not None:
+            self.clocks.save()
         await self.changelog.flush()
         for states in self.states.values():
             states.trim()
@@ -323,6 +406,35 @@ class RuleEngine:
         if newest is None or at > newest:
             self._newest[partition] = at
         self._last_source[partition] = arrival.source
+
+    def _hear_gap(self, arrival: Arrival) -> None:
+        """Before the watermark leaps over a stretch in which the stream carried nothing,
+        absence rules take that stretch off their subjects' silence."""
+        assert self.clocks is not None
+        partition = arrival.partition
+        dark = self.clocks.gap(partition, arrival.event.occurred_at, self.stream_gap)
+        if dark is None:
+            return
+        log.warning(
+            "partition %d of the %s stream carried no event for %s: not counted as silence",
+            partition,
+            self.keying,
+            dark,
+        )
+        for rule in self._hearing_gaps:
+            states = self.states[rule.name]
+            for key, state in states.current():
+                if state.partition != partition:
+                    continue
+                config = self.thresholds.config(rule, state.community_id)
+                quieter = rule.heard_nothing(state, dark, config)
+                if quieter is None:
+                    continue
+                quieter.partition = state.partition
+                quieter.community_id = state.community_id
+                quieter.applied = state.applied
+                states.put(key, quieter)
+                self._schedule(rule, key, quieter, config)
 
     def _due(self, partition: int) -> bool:
         """Cheap test before the per-rule watermarks: can any wake-up be due at all?"""

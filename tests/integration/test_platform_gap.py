@@ -1,0 +1,105 @@
+"""A platform outage is not every device's outage: a real worker across two dark stretches.
+
+Three fence controllers report every minute; then the stream carries nothing for half an
+hour (ingest down). When telemetry resumes, device b is heard 30 s after device a, by which
+time the watermark has leapt over b's last heartbeat by far more than the 5-min limit. The
+second dark stretch falls while the worker is stopped too, so the stream's clock must come
+back from its changelog. Device c went quiet before the first stretch and is really offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+
+from ingest.publisher import Publisher
+from pingan.settings import Settings
+from pingan.warehouse import open_warehouse
+from schemas.events import DeviceKind, DeviceTelemetry, Event, utc_now
+from schemas.topics import ALERTS, EVENT_TOPICS
+from tests.conftest import WorkerProcess, eventually, group_caught_up
+
+pytestmark = pytest.mark.integration
+
+A, B, C = "c08-gap-a", "c08-gap-b", "c08-gap-c"
+START = utc_now().replace(microsecond=0) - timedelta(hours=3)
+
+
+def beat(device: str, minute: float) -> DeviceTelemetry:
+    at = START + timedelta(minutes=minute)
+    return DeviceTelemetry(
+        event_id=f"{device}@{minute}",
+        community_id="c08",
+        occurred_at=at,
+        received_at=at,
+        device_id=device,
+        device_kind=DeviceKind.FENCE_CONTROLLER,
+        metrics={"online": 1.0},
+    )
+
+
+def reporting(first: int, last: int, silent: frozenset[str] = frozenset()) -> list[Event]:
+    """a on the minute, b half a minute later (so the last word before a dark stretch is
+    b's, and the first after it a's), c on the minute unless silent."""
+    events: list[Event] = []
+    for minute in range(first, last + 1):
+        events.append(beat(A, minute))
+        events.append(beat(B, minute + 0.5))
+        if C not in silent:
+            events.append(beat(C, minute))
+    return sorted(events, key=lambda e: e.occurred_at)
+
+
+async def publish(bootstrap: str, events: list[Event]) -> None:
+    async with Publisher(bootstrap) as publisher:
+        await publisher.publish_many(events)
+
+
+def run_worker_over_backlog(worker: WorkerProcess, bootstrap: str) -> None:
+    group = worker.env["PINGAN_WORKER_ID"]
+    worker.start()
+    eventually(lambda: group_caught_up(bootstrap, group, [*EVENT_TOPICS, ALERTS]), timeout=120)
+    worker.stop()
+
+
+def offline_alerts(worker: WorkerProcess) -> dict[str, dict]:
+    warehouse = open_warehouse(Settings(data_dir=worker.data_dir))
+    try:
+        rows = warehouse.query(
+            "SELECT subject, status, first_seen, explanation FROM alerts FINAL "
+            "WHERE alert_type = 'DEVICE_OFFLINE' AND community_id = 'c08'"
+        )
+    finally:
+        warehouse.close()
+    return {row["subject"]: row for row in rows}
+
+
+def as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=START.tzinfo)
+
+
+def test_devices_heard_again_after_platform_outages_never_go_offline(
+    worker_process: WorkerProcess, kafka_bootstrap: str
+) -> None:
+    before = reporting(0, 7) + reporting(8, 10, silent=frozenset({C}))
+    after_first_dark = reporting(40, 50, silent=frozenset({C}))
+    asyncio.run(publish(kafka_bootstrap, before + after_first_dark))
+    run_worker_over_backlog(worker_process, kafka_bootstrap)
+
+    alerts = offline_alerts(worker_process)
+    assert set(alerts) == {C}
+    assert alerts[C]["status"] == "open"
+    dark = timedelta(minutes=40 - 10.5)
+    expected = START + timedelta(minutes=7 + 5, milliseconds=1) + dark
+    assert as_utc(alerts[C]["first_seen"]) == expected
+    assert "not counting 29 min in which the platform heard no device" in alerts[C]["explanation"]
+
+    after_second_dark = [*reporting(80, 90, silent=frozenset({C})), beat(C, 85)]
+    asyncio.run(publish(kafka_bootstrap, sorted(after_second_dark, key=lambda e: e.occurred_at)))
+    run_worker_over_backlog(worker_process, kafka_bootstrap)
+
+    alerts = offline_alerts(worker_process)
+    assert set(alerts) == {C}
+    assert alerts[C]["status"] == "resolved"

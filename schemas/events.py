@@ -159,6 +159,10 @@ class DeviceTelemetry(Event):
     device_id: NonEmpty
     device_kind: DeviceKind
     metrics: dict[str, float] = Field(default_factory=dict)
+    controller_id: str = ""
+    """The controller that answers for this device (a charging shed's, for each of its slots):
+    the device is only heard through it, so its outages are the controller's. Empty when the
+    device reports for itself."""
 
 
 class PerimeterAlarmKind(StrEnum):

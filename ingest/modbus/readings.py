@@ -4,7 +4,8 @@ Pure functions of the device, this poll's values and the last poll's, so that ed
 detection (one alarm per change, not per poll) is testable without a network.
 
 - A shed's slots become one `DeviceTelemetry` each, under the slot's own id, with the
-  metrics the CHARGING_OVERHEAT rule reads (`temperature_c`, `current_a`, `smoke`, …).
+  metrics the CHARGING_OVERHEAT rule reads (`temperature_c`, `current_a`, `smoke`, …) and
+  the shed controller as `controller_id` (slots are heard only through it).
 - The device itself gets one record with its own values (a fence controller's zones
   flattened as `zone3_alarm`) and its health: `online` 1, `errors`, `consecutive_errors`,
   `last_seen` (Unix s), `poll_ms`. A failed poll sends only health, with `online` 0 and
@@ -114,7 +115,8 @@ def poll_records(
                 own[name] = round(own[a] * own[b], 3)
         urgent = shared_changed or any(channel == n for _, channel in changed)
         metrics = {channels.name: float(n), **own, **shared_values}
-        _file(records, telemetry(device, channel_id, metrics, at), urgent, report)
+        reading = telemetry(device, channel_id, metrics, at, controller_id=device.device_id)
+        _file(records, reading, urgent, report)
     return records
 
 
@@ -124,7 +126,11 @@ def health_record(device: ModbusDevice, at: datetime, health: Health) -> DeviceT
 
 
 def telemetry(
-    device: ModbusDevice, device_id: str, metrics: dict[str, float], at: datetime
+    device: ModbusDevice,
+    device_id: str,
+    metrics: dict[str, float],
+    at: datetime,
+    controller_id: str = "",
 ) -> DeviceTelemetry:
     return DeviceTelemetry(
         event_id=f"{device_id}@{_ms(at)}",
@@ -134,6 +140,7 @@ def telemetry(
         device_id=device_id,
         device_kind=device.register_map.device_kind,
         metrics=metrics,
+        controller_id=controller_id,
     )
 
 

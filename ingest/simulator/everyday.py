@@ -388,8 +388,10 @@ class EverydayLife:
         self, site: Site, device: Device, event_id: str, at: datetime, received_at: datetime
     ) -> DeviceTelemetry:
         rng = self._scheduled_rng
+        controller_id = ""
         if isinstance(device, ChargingSlot):
             metrics = self._slot_metrics(device, at.timestamp())
+            controller_id = device.place or ""
         else:
             uptime = device.age_s + max(0.0, at.timestamp() - self._clock_start_ts)
             metrics = heartbeat_metrics(device.kind, uptime, rng)
@@ -401,6 +403,7 @@ class EverydayLife:
             device_id=device.device_id,
             device_kind=device.kind,
             metrics=metrics,
+            controller_id=controller_id,
         )
 
     def _slot_metrics(self, slot: ChargingSlot, timestamp: float) -> dict[str, float]:

@@ -11,6 +11,10 @@ when the watermark leaps. One finding per outage; the device's next telemetry re
 with the outage length, and `suppress_minutes` is 0 so that a later outage opens a new
 alert.
 
+A device read through a controller (a charging shed's slots) is that controller here: its
+readings are the controller's heartbeats, and an unreachable shed is one outage, not one per
+slot.
+
 Telemetry with `metrics["online"] == 0` is a poller reporting that it could not reach the
 device (Modbus health): not a heartbeat. It neither postpones nor resolves an outage; for a
 device never heard from before, it starts the clock, so a device unreachable from the
@@ -43,7 +47,7 @@ TICK = timedelta(milliseconds=1)
 KIND_EN = {
     DeviceKind.CAMERA: "Camera",
     DeviceKind.DOOR: "Door controller",
-    DeviceKind.CHARGING_SHED: "Charging-shed slot",
+    DeviceKind.CHARGING_SHED: "Charging shed",
     DeviceKind.FENCE_CONTROLLER: "Fence controller",
     DeviceKind.SMOKE_DETECTOR: "Smoke detector",
     DeviceKind.BRACELET_GATEWAY: "Bracelet gateway",
@@ -51,7 +55,7 @@ KIND_EN = {
 KIND_ZH = {
     DeviceKind.CAMERA: "摄像机",
     DeviceKind.DOOR: "门禁控制器",
-    DeviceKind.CHARGING_SHED: "充电棚插座",
+    DeviceKind.CHARGING_SHED: "充电棚",
     DeviceKind.FENCE_CONTROLLER: "电子围栏控制器",
     DeviceKind.SMOKE_DETECTOR: "烟感探测器",
     DeviceKind.BRACELET_GATEWAY: "手环网关",
@@ -67,7 +71,7 @@ class DeviceOfflineConfig(RuleConfig):
         DeviceKind.BRACELET_GATEWAY,
     )
     """High severity: each is the only eye on its danger (perimeter, video, fire, SOS path).
-    Other kinds (doors, charging slots) are medium: their silence loses records, not sight."""
+    Other kinds (doors, charging sheds) are medium: their silence loses records, not sight."""
     suppress_minutes: float = 0.0
 
 
@@ -92,7 +96,7 @@ class DeviceOfflineRule(Rule[DeviceState, DeviceOfflineConfig]):
 
     def key(self, event: Event, reference: Reference) -> str | None:
         assert isinstance(event, DeviceTelemetry)
-        return event.device_id
+        return heard_as(event)
 
     def apply(
         self,
@@ -124,7 +128,7 @@ class DeviceOfflineRule(Rule[DeviceState, DeviceOfflineConfig]):
         )
         if not state.offline:
             return Outcome(seen)
-        return Outcome(seen, clearances=[back_online(event, state.last_seen)])
+        return Outcome(seen, clearances=[back_online(event, heard_as(event), state.last_seen)])
 
     def wake_at(self, state: DeviceState, config: DeviceOfflineConfig) -> datetime | None:
         return None if state.offline else outage_start(state, config)
@@ -194,6 +198,11 @@ def offline_finding(
     )
 
 
+def heard_as(event: DeviceTelemetry) -> str:
+    """The device whose silence this telemetry disproves: the controller it came through."""
+    return event.controller_id or event.device_id
+
+
 def is_heartbeat(event: DeviceTelemetry) -> bool:
     """Telemetry proves the device alive unless a poller says it could not reach it."""
     return event.metrics.get("online") != 0.0
@@ -206,20 +215,20 @@ def outage_start(state: DeviceState, config: DeviceOfflineConfig) -> datetime:
     return state.last_seen + limit + state.unheard + TICK
 
 
-def back_online(event: DeviceTelemetry, last_seen: datetime) -> Clearance:
+def back_online(event: DeviceTelemetry, device_id: str, last_seen: datetime) -> Clearance:
     outage_en, outage_zh = span(event.occurred_at - last_seen)
     return Clearance(
         alert_type=AlertType.DEVICE_OFFLINE,
         community_id=event.community_id,
-        subject=event.device_id,
+        subject=device_id,
         occurred_at=event.occurred_at,
         explanation=Explanation(
             en=(
-                f"{event.device_id} reported again at {hhmm(event.occurred_at)} after "
+                f"{device_id} reported again at {hhmm(event.occurred_at)} after "
                 f"{outage_en} without telemetry (last seen {hhmm(last_seen)})."
             ),
             zh=(
-                f"{event.device_id} 于 {hhmm(event.occurred_at)} 恢复上报，"
+                f"{device_id} 于 {hhmm(event.occurred_at)} 恢复上报，"
                 f"中断 {outage_zh}（上次上报 {hhmm(last_seen)}）"
             ),
         ),

@@ -178,6 +178,7 @@ async def test_slot_telemetry_reaches_kafka_in_the_shape_the_overheat_rule_reads
 
     assert slot.community_id == "c01"
     assert slot.device_kind is DeviceKind.CHARGING_SHED
+    assert slot.controller_id == "c01-shed7"
     assert set(slot_metrics(3, 41.5, 3.25, 229.8, charging=True)) <= set(slot.metrics)
     assert slot.metrics["temperature_c"] == 41.5
     assert slot.metrics["current_a"] == 3.25

@@ -84,7 +84,8 @@ def test_each_slot_is_telemetry_in_the_simulators_shape() -> None:
     assert slots[1].metrics["slot"] == 2.0
     assert slots[1].metrics["power_w"] == 550.0
     assert slots[1].metrics["smoke"] == 0.0
-    assert controller.device_id == "c01-shed1"
+    assert {s.controller_id for s in slots} == {"c01-shed1"}
+    assert controller.device_id == "c01-shed1" and controller.controller_id == ""
     assert controller.metrics["online"] == 1.0
     assert not {"smoke", "temperature_c", "current_a"} & set(controller.metrics)
     card_reader = {"card_number", "card_swiped_at", "card_slot"}

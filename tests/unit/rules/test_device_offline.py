@@ -203,3 +203,27 @@ def test_an_outage_declared_before_the_platform_went_dark_stays_as_it_was() -> N
     offline = rule.advance(seen, CAMERA, T0 + minutes(6), config, reference).state
     assert offline is not None and offline.offline
     assert rule.heard_nothing(offline, minutes(30), config) is None
+
+
+def shed_reading(slot: int, at: timedelta) -> DeviceTelemetry:
+    reading = telemetry(
+        f"c01-shed1-s{slot:02d}",
+        T0 + at,
+        metrics={"slot": float(slot), "temperature_c": 21.0},
+        device_kind=DeviceKind.CHARGING_SHED,
+    )
+    return reading.model_copy(update={"controller_id": "c01-shed1"})
+
+
+def test_an_unreachable_shed_is_one_outage_of_its_controller_not_one_per_slot() -> None:
+    h = harness()
+    readings = [shed_reading(slot, minutes(m)) for m in range(3) for slot in range(1, 17)]
+    h.feed(sorted([*readings, *door_ticks(1, 12)], key=lambda e: e.occurred_at))
+    (alert,) = h.run.open_alerts().values()
+    assert alert.subject == "c01-shed1" and alert.severity is Severity.MEDIUM
+    assert alert.first_seen == T0 + minutes(7) + timedelta(milliseconds=1)
+    assert alert.explanation.startswith("Charging shed c01-shed1 has sent no telemetry since")
+
+    h.feed([shed_reading(5, minutes(13))])
+    (alert,) = h.run.open_alerts().values()
+    assert alert.status is AlertStatus.RESOLVED and "c01-shed1 reported again" in alert.explanation

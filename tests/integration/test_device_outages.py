@@ -1,10 +1,14 @@
-"""A platform outage is not every device's outage: a real worker across two dark stretches.
+"""DEVICE_OFFLINE on a real worker: what is one outage, and what is none.
 
-Three fence controllers report every minute; then the stream carries nothing for half an
-hour (ingest down). When telemetry resumes, device b is heard 30 s after device a, by which
-time the watermark has leapt over b's last heartbeat by far more than the 5-min limit. The
-second dark stretch falls while the worker is stopped too, so the stream's clock must come
-back from its changelog. Device c went quiet before the first stretch and is really offline.
+A platform outage is not every device's outage. Three fence controllers report every
+minute; then the stream carries nothing for half an hour (ingest down). When telemetry
+resumes, device b is heard 30 s after device a, by which time the watermark has leapt over
+b's last heartbeat by far more than the 5-min limit. The second dark stretch falls while the
+worker is stopped too, so the stream's clock must come back from its changelog. Device c
+went quiet before the first stretch and is really offline.
+
+A charging shed is read through its controller: when it stops answering, its 16 slots fall
+silent with it, and that is one outage of the controller.
 """
 
 from __future__ import annotations
@@ -27,16 +31,23 @@ A, B, C = "c08-gap-a", "c08-gap-b", "c08-gap-c"
 START = utc_now().replace(microsecond=0) - timedelta(hours=3)
 
 
-def beat(device: str, minute: float) -> DeviceTelemetry:
-    at = START + timedelta(minutes=minute)
+def beat(
+    device: str,
+    minute: float,
+    start: datetime = START,
+    kind: DeviceKind = DeviceKind.FENCE_CONTROLLER,
+    controller: str = "",
+) -> DeviceTelemetry:
+    at = start + timedelta(minutes=minute)
     return DeviceTelemetry(
         event_id=f"{device}@{minute}",
         community_id="c08",
         occurred_at=at,
         received_at=at,
         device_id=device,
-        device_kind=DeviceKind.FENCE_CONTROLLER,
+        device_kind=kind,
         metrics={"online": 1.0},
+        controller_id=controller,
     )
 
 
@@ -64,15 +75,20 @@ def run_worker_over_backlog(worker: WorkerProcess, bootstrap: str) -> None:
     worker.stop()
 
 
-def offline_alerts(worker: WorkerProcess) -> dict[str, dict]:
+def query(worker: WorkerProcess, sql: str) -> list[dict]:
     warehouse = open_warehouse(Settings(data_dir=worker.data_dir))
     try:
-        rows = warehouse.query(
-            "SELECT subject, status, first_seen, explanation FROM alerts FINAL "
-            "WHERE alert_type = 'DEVICE_OFFLINE' AND community_id = 'c08'"
-        )
+        return warehouse.query(sql)
     finally:
         warehouse.close()
+
+
+def offline_alerts(worker: WorkerProcess) -> dict[str, dict]:
+    rows = query(
+        worker,
+        "SELECT subject, status, first_seen, explanation FROM alerts FINAL "
+        "WHERE alert_type = 'DEVICE_OFFLINE' AND community_id = 'c08'",
+    )
     return {row["subject"]: row for row in rows}
 
 
@@ -103,3 +119,31 @@ def test_devices_heard_again_after_platform_outages_never_go_offline(
     alerts = offline_alerts(worker_process)
     assert set(alerts) == {C}
     assert alerts[C]["status"] == "resolved"
+
+
+def test_an_unreachable_shed_is_one_outage_of_its_controller(
+    worker_process: WorkerProcess, kafka_bootstrap: str
+) -> None:
+    start, shed = START + timedelta(hours=2), "c08-gap-shed"
+    slots = [f"{shed}-s{n:02d}" for n in range(1, 17)]
+    readings = [
+        beat(slot, minute, start, DeviceKind.CHARGING_SHED, controller=shed)
+        for minute in range(4)
+        for slot in slots
+    ]
+    readings += [beat(shed, minute, start, DeviceKind.CHARGING_SHED) for minute in range(4)]
+    neighbour = [beat("c08-gap-door", minute, start, DeviceKind.DOOR) for minute in range(15)]
+    events = sorted([*readings, *neighbour], key=lambda e: e.occurred_at)
+    asyncio.run(publish(kafka_bootstrap, events))
+    run_worker_over_backlog(worker_process, kafka_bootstrap)
+
+    shed_alerts = {s: a for s, a in offline_alerts(worker_process).items() if shed in s}
+    assert list(shed_alerts) == [shed]
+    assert as_utc(shed_alerts[shed]["first_seen"]) == start + timedelta(minutes=8, milliseconds=1)
+    assert shed_alerts[shed]["explanation"].startswith(f"Charging shed {shed} has sent no")
+    stored = query(
+        worker_process,
+        f"SELECT controller_id, count() AS n FROM device_telemetry "
+        f"WHERE startsWith(device_id, '{shed}-s') GROUP BY controller_id",
+    )
+    assert stored == [{"controller_id": shed, "n": 16 * 4}]

@@ -37,6 +37,12 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     kafka.down(settings)
 
 
+CATCH_UP_AFTER_SIGKILL_S = 300.0
+"""How long a worker restarted after SIGKILL may take to catch up: it first waits out the dead
+member's Kafka session (60 s) before the group hands it the partitions, then replays; with
+the rest of the suite on two cores that has taken more than two minutes."""
+
+
 class WorkerProcess:
     """`pingan worker` in its own process, as in production; killable for crash tests."""
 

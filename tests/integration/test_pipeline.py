@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -26,7 +27,13 @@ from schemas.commands import CommandAction, CommandOutcome, DeviceCommand
 from schemas.events import VehiclePassage, utc_now
 from schemas.faces import BiometricSearch
 from schemas.topics import ALERTS, AUDIT_TOPICS, DEAD_LETTERS, EVENT_TOPICS, VEHICLE_PASSAGES
-from tests.conftest import REPO, WorkerProcess, eventually, group_caught_up
+from tests.conftest import (
+    CATCH_UP_AFTER_SIGKILL_S,
+    REPO,
+    WorkerProcess,
+    eventually,
+    group_caught_up,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -308,7 +315,8 @@ def test_worker_killed_mid_stream_loses_and_double_counts_nothing(
     assert at_kill < len(events), "the worker finished before it could be killed mid-stream"
     worker_process.start()
     topics = [*EVENT_TOPICS, ALERTS]
-    eventually(lambda: group_caught_up(kafka_bootstrap, _group(worker_process), topics), 120)
+    caught_up = partial(group_caught_up, kafka_bootstrap, _group(worker_process), topics)
+    eventually(caught_up, CATCH_UP_AFTER_SIGKILL_S)
     worker_process.stop()
 
     counts = _query(

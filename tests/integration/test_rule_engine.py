@@ -36,7 +36,7 @@ from schemas.events import (
 )
 from schemas.reference import RuleSettings, distance_km
 from schemas.topics import ALERTS, EVENT_TOPICS, PASSAGES_BY_PLATE
-from tests.conftest import WorkerProcess, eventually, group_caught_up
+from tests.conftest import CATCH_UP_AFTER_SIGKILL_S, WorkerProcess, eventually, group_caught_up
 
 pytestmark = pytest.mark.integration
 
@@ -146,7 +146,7 @@ def test_state_recovers_from_changelogs_after_sigkill(
 
     worker_process.start()
     asyncio.run(publish(kafka_bootstrap, [*day_three, seen_second]))
-    eventually(lambda: caught_up(kafka_bootstrap, worker_process), timeout=120)
+    eventually(lambda: caught_up(kafka_bootstrap, worker_process), CATCH_UP_AFTER_SIGKILL_S)
     worker_process.stop()
 
     assert len(alerts_of(worker_process, "MLM_GATHERING", UNIT)) == 1

@@ -198,19 +198,19 @@ class StreamClocks:
         self._latest: dict[int, datetime | None] = {}
         self._moved: dict[int, EventT] = {}
 
-    def gap(self, partition: int, at: datetime, longest: timedelta) -> timedelta | None:
-        """Move the partition's clock to `at` (needs `acting_for` its event); the silence
-        before it when that is longer than `longest`, else None."""
+    def gap(self, arrival: Arrival, longest: timedelta) -> timedelta | None:
+        """Move the clock of the arrival's partition to its event time; the silence before
+        it when that is longer than `longest`, else None."""
+        partition, at = arrival.partition, arrival.event.occurred_at
         if partition not in self._latest:
-            raw = self._table.get(_clock_key(partition))
+            with acting_for(arrival.source):
+                raw = self._table.get(_clock_key(partition))
             self._latest[partition] = None if raw is None else datetime.fromisoformat(raw.decode())
         latest = self._latest[partition]
         if latest is not None and at <= latest:
             return None
         self._latest[partition] = at
-        source = current_event()
-        assert source is not None, "the clock moves on an event of its partition"
-        self._moved[partition] = source
+        self._moved[partition] = arrival.source
         return at - latest if latest is not None and at - latest > longest else None
 
     def save(self) -> None:
@@ -377,8 +377,10 @@ class RuleEngine:
                 self._schedule_stored()
         for arrival in arrivals:
             if self.clocks is not None:
-                with acting_for(arrival.source):
-                    self._hear_gap(arrival)
+                dark = self.clocks.gap(arrival, self.stream_gap)
+                if dark is not None:
+                    with acting_for(arrival.source):
+                        self._hear_gap(arrival.partition, dark)
             self._observe(arrival)
             if self._due(arrival.partition):
                 await self._advance(arrival.partition)
@@ -407,14 +409,9 @@ class RuleEngine:
             self._newest[partition] = at
         self._last_source[partition] = arrival.source
 
-    def _hear_gap(self, arrival: Arrival) -> None:
+    def _hear_gap(self, partition: int, dark: timedelta) -> None:
         """Before the watermark leaps over a stretch in which the stream carried nothing,
         absence rules take that stretch off their subjects' silence."""
-        assert self.clocks is not None
-        partition = arrival.partition
-        dark = self.clocks.gap(partition, arrival.event.occurred_at, self.stream_gap)
-        if dark is None:
-            return
         log.warning(
             "partition %d of the %s stream carried no event for %s: not counted as silence",
             partition,
@@ -503,6 +500,8 @@ class RuleEngine:
         at: datetime,
         arrival: Arrival | None = None,
     ) -> None:
+        if not (outcome.findings or outcome.attachments or outcome.clearances):
+            return
         now = utc_now()
         suppress = timedelta(minutes=suppress_minutes)
         alerts: list[Alert | None] = []

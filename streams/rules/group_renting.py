@@ -100,32 +100,35 @@ class GroupRentingRule(Rule[GroupRentingState, GroupRentingConfig]):
         if unit is None:
             if state is None or night not in state.nights or person is None:
                 return Outcome(state)
-            state = state.model_copy(deep=True)
-            left = state.nights[night].elsewhere
-            left[person] = max(left.get(person, minute), minute)
-            return Outcome(state)
+            record = state.nights[night]
+            left = {**record.elsewhere, person: max(record.elsewhere.get(person, minute), minute)}
+            nights = {**state.nights, night: record.model_copy(update={"elsewhere": left})}
+            return Outcome(state.model_copy(update={"nights": nights}))
         latest = max([night, *state.nights]) if state is not None else night
         oldest = latest - timedelta(days=config.nights_window_days - 1)
         if state is not None and night < oldest:
             return Outcome(state)
-        state = (
-            GroupRentingState(community_id=event.community_id)
-            if state is None
-            else state.model_copy(deep=True)
-        )
+        if state is None:
+            state = GroupRentingState(community_id=event.community_id)
+        gallery = state.gallery
         if person is None:
             assert isinstance(event, FaceCapture)
-            person = state.gallery.identify(
+            gallery, person = gallery.identified(
                 event.embedding, event.event_id, config.similarity_threshold
             )
-        record = state.nights.setdefault(night, Night())
-        record.at_unit[person] = max(record.at_unit.get(person, minute), minute)
-        if record.first is None or event.occurred_at < record.first.occurred_at:
-            record.first = evidence_of(event, "")
-        if min(state.nights) < oldest:
-            state.nights = {n: r for n, r in state.nights.items() if n >= oldest}
-            state.gallery.retain({p for r in state.nights.values() for p in r.at_unit})
-        return Outcome(state)
+        record = state.nights.get(night) or Night()
+        seen = {**record.at_unit, person: max(record.at_unit.get(person, minute), minute)}
+        first = record.first
+        if first is None or event.occurred_at < first.occurred_at:
+            first = evidence_of(event, "")
+        nights = {
+            **state.nights,
+            night: record.model_copy(update={"at_unit": seen, "first": first}),
+        }
+        if min(nights) < oldest:
+            nights = {n: r for n, r in nights.items() if n >= oldest}
+            gallery = gallery.retained({p for r in nights.values() for p in r.at_unit})
+        return Outcome(state.model_copy(update={"nights": nights, "gallery": gallery}))
 
     def wake_at(self, state: GroupRentingState, config: GroupRentingConfig) -> datetime | None:
         """The end of the first night not yet judged; once all are, the time the last one

@@ -105,22 +105,23 @@ class MlmGatheringRule(Rule[MlmState, MlmGatheringConfig]):
         oldest = latest - timedelta(days=config.days_window - 1)
         if state is not None and day < oldest:
             return Outcome(state)
-        state = (
-            MlmState(community_id=event.community_id)
-            if state is None
-            else state.model_copy(deep=True)
-        )
-        visitor = state.gallery.identify(
+        if state is None:
+            state = MlmState(community_id=event.community_id)
+        gallery, visitor = state.gallery.identified(
             event.embedding, event.event_id, config.similarity_threshold
         )
-        visits = state.days.setdefault(day, VisitDay())
+        before = state.days.get(day) or VisitDay()
         minute = at.hour * 60 + at.minute
-        visits.arrivals[visitor] = min(visits.arrivals.get(visitor, minute), minute)
-        if visits.first is None or event.occurred_at < visits.first.occurred_at:
-            visits.first = evidence_of(event, "")
-        if min(state.days) < oldest:
-            state.days = {d: v for d, v in state.days.items() if d >= oldest}
-            state.gallery.retain({v for d in state.days.values() for v in d.arrivals})
+        arrivals = {**before.arrivals, visitor: min(before.arrivals.get(visitor, minute), minute)}
+        first = before.first
+        if first is None or event.occurred_at < first.occurred_at:
+            first = evidence_of(event, "")
+        visits = before.model_copy(update={"arrivals": arrivals, "first": first})
+        days = {**state.days, day: visits}
+        if min(days) < oldest:
+            days = {d: v for d, v in days.items() if d >= oldest}
+            gallery = gallery.retained({v for d in days.values() for v in d.arrivals})
+        state = state.model_copy(update={"days": days, "gallery": gallery})
         if day != latest or state.reported == day or len(visits.arrivals) < config.min_visitors:
             return Outcome(state)
         tallies = [tally(d, v, config) for d, v in sorted(state.days.items())]
@@ -133,7 +134,7 @@ class MlmGatheringRule(Rule[MlmState, MlmGatheringConfig]):
             or len(repeaters) < config.min_repeat_visitors
         ):
             return Outcome(state)
-        state.reported = day
+        state = state.model_copy(update={"reported": day})
         unit = unit_door_of(event.camera_id, reference) or event.camera_id
         finding = gathering_finding(event, unit, visitor, qualifying, repeaters, state.days, config)
         return Outcome(state, findings=[finding])

@@ -46,32 +46,44 @@ class Visitor(BaseModel):
 
 
 class VisitorGallery(BaseModel):
+    """Never changed in place: a capture gives a new gallery sharing the unchanged visitors,
+    so a rule's state is copied in O(visitors) pointers instead of deep-copied per event."""
+
     visitors: list[Visitor] = []
 
-    def identify(self, embedding: Sequence[float], event_id: str, threshold: float) -> str:
-        """The visitor this capture belongs to, a new one below `threshold`; updates the gallery."""
+    def identified(
+        self, embedding: Sequence[float], event_id: str, threshold: float
+    ) -> tuple[VisitorGallery, str]:
+        """The gallery with this capture counted, and the visitor it belongs to (a new one
+        below `threshold`)."""
         capture = normalised(np.asarray(embedding, dtype=np.float32))
         candidates = [
-            (visitor, centroid)
-            for visitor in self.visitors
+            (n, centroid)
+            for n, visitor in enumerate(self.visitors)
             if (centroid := decode(visitor.centroid)).size == capture.size
         ]
         if candidates:
             scores = np.stack([centroid for _, centroid in candidates]) @ capture
             best = int(np.argmax(scores))
             if scores[best] >= threshold:
-                visitor, centroid = candidates[best]
+                n, centroid = candidates[best]
+                visitor = self.visitors[n]
                 weight = visitor.captures
-                visitor.centroid = encode(normalised(centroid * weight + capture))
-                visitor.captures = min(weight + 1, CENTROID_WEIGHT_CAP)
-                return visitor.visitor_id
+                moved = visitor.model_copy(
+                    update={
+                        "centroid": encode(normalised(centroid * weight + capture)),
+                        "captures": min(weight + 1, CENTROID_WEIGHT_CAP),
+                    }
+                )
+                visitors = [*self.visitors[:n], moved, *self.visitors[n + 1 :]]
+                return self.model_copy(update={"visitors": visitors}), visitor.visitor_id
         visitor = Visitor(visitor_id=visitor_id(event_id), centroid=encode(capture))
-        self.visitors.append(visitor)
-        return visitor.visitor_id
+        return self.model_copy(update={"visitors": [*self.visitors, visitor]}), visitor.visitor_id
 
-    def retain(self, visitor_ids: Collection[str]) -> None:
-        """Forget visitors the rule no longer refers to (seen only before its window)."""
-        self.visitors = [v for v in self.visitors if v.visitor_id in visitor_ids]
+    def retained(self, visitor_ids: Collection[str]) -> VisitorGallery:
+        """Without the visitors the rule no longer refers to (seen only before its window)."""
+        visitors = [v for v in self.visitors if v.visitor_id in visitor_ids]
+        return self.model_copy(update={"visitors": visitors})
 
 
 def visitor_id(event_id: str) -> str:

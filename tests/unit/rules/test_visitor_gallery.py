@@ -43,44 +43,60 @@ def test_captures_of_one_face_are_close_and_of_two_faces_far() -> None:
     assert abs(other) < 0.3
 
 
+def identify(gallery: VisitorGallery, names: list[str], faces: Faces) -> VisitorGallery:
+    for i, name in enumerate(names):
+        gallery, _ = gallery.identified(faces.capture(name), f"e{i}", 0.4)
+    return gallery
+
+
 def test_same_face_keeps_its_id_and_new_faces_get_new_ones() -> None:
     faces, gallery = Faces(), VisitorGallery()
-    ann = gallery.identify(faces.capture("ann"), "e1", 0.4)
-    bob = gallery.identify(faces.capture("bob"), "e2", 0.4)
+    gallery, ann = gallery.identified(faces.capture("ann"), "e1", 0.4)
+    gallery, bob = gallery.identified(faces.capture("bob"), "e2", 0.4)
     assert ann == visitor_id("e1") and bob == visitor_id("e2") and ann != bob
-    assert [gallery.identify(faces.capture("ann"), f"e{i}", 0.4) for i in range(3, 8)] == [ann] * 5
+    again = []
+    for i in range(3, 8):
+        gallery, visitor = gallery.identified(faces.capture("ann"), f"e{i}", 0.4)
+        again.append(visitor)
+    assert again == [ann] * 5
     assert [v.captures for v in gallery.visitors] == [6, 1]
 
 
+def test_a_capture_gives_a_new_gallery_and_leaves_the_old_one_as_it_was() -> None:
+    faces = Faces()
+    before = identify(VisitorGallery(), ["ann", "bob"], faces)
+    kept = before.model_dump()
+    after, ann = before.identified(faces.capture("ann"), "e9", 0.4)
+    assert before.model_dump() == kept
+    assert [v.captures for v in after.visitors] == [2, 1]
+    assert after.visitors[1] is before.visitors[1]
+    assert before.retained({ann}).visitors == before.visitors[:1] and len(before.visitors) == 2
+
+
 def test_ids_derive_from_the_first_capture_so_a_replay_names_the_same_visitors() -> None:
-    first, replay = VisitorGallery(), VisitorGallery()
-    for gallery in (first, replay):
-        faces = Faces(seed=3)
-        for i, name in enumerate(["ann", "bob", "ann", "cy"]):
-            gallery.identify(faces.capture(name), f"e{i}", 0.4)
+    names = ["ann", "bob", "ann", "cy"]
+    first = identify(VisitorGallery(), names, Faces(seed=3))
+    replay = identify(VisitorGallery(), names, Faces(seed=3))
     assert first == replay
     assert visitor_id("e0").startswith("v-") and len(visitor_id("e0")) == 10
 
 
 def test_centroids_are_stored_as_base64_float16() -> None:
-    gallery = VisitorGallery()
-    gallery.identify(Faces().capture("ann"), "e1", 0.4)
+    gallery, _ = VisitorGallery().identified(Faces().capture("ann"), "e1", 0.4)
     assert len(gallery.visitors[0].centroid) == 344
 
 
 def test_faces_of_another_embedding_size_never_match() -> None:
-    gallery = VisitorGallery()
-    small = gallery.identify(Faces(dims=128).capture("ann"), "e1", 0.4)
-    large = gallery.identify(Faces(dims=512).capture("ann"), "e2", 0.4)
+    gallery, small = VisitorGallery().identified(Faces(dims=128).capture("ann"), "e1", 0.4)
+    _, large = gallery.identified(Faces(dims=512).capture("ann"), "e2", 0.4)
     assert small != large
 
 
-def test_retain_forgets_visitors_no_longer_referred_to() -> None:
-    faces, gallery = Faces(), VisitorGallery()
-    ann = gallery.identify(faces.capture("ann"), "e1", 0.4)
-    gallery.identify(faces.capture("bob"), "e2", 0.4)
-    gallery.retain({ann})
-    assert [v.visitor_id for v in gallery.visitors] == [ann]
+def test_retained_forgets_visitors_no_longer_referred_to() -> None:
+    faces = Faces()
+    gallery, ann = VisitorGallery().identified(faces.capture("ann"), "e1", 0.4)
+    gallery, _ = gallery.identified(faces.capture("bob"), "e2", 0.4)
+    assert [v.visitor_id for v in gallery.retained({ann}).visitors] == [ann]
 
 
 def test_cameras_map_to_the_unit_door_they_watch() -> None:

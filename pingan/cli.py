@@ -14,6 +14,7 @@ from ingest.cli import ingest
 from ingest.simulator.cli import simulate
 from ingest.vision.faces.cli import faces
 from ingest.vision.falling.cli import vision
+from pingan.parking_cli import parking
 from pingan.rule_settings_cli import rules
 from pingan.settings import Settings, get_settings
 from pingan.stack import kafka
@@ -53,6 +54,7 @@ def main() -> None:
 main.add_command(stack)
 main.add_command(simulate)
 main.add_command(rules)
+main.add_command(parking)
 main.add_command(ingest)
 main.add_command(faces)
 main.add_command(vision)

@@ -41,6 +41,7 @@ from schemas.topics import (
     RULE_SETTINGS,
     WATCHLIST_FACES,
     WATCHLIST_PLATES,
+    Topic,
 )
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,10 @@ class ReferenceData:
 
     def counts(self) -> dict[str, int]:
         return {topic: len(records) for topic, records in self._records.items()}
+
+    def records(self, topic: Topic) -> dict[str, Any]:
+        """Every current record of one topic, by key."""
+        return {key.decode(): record for key, record in self._records[topic.name].items()}
 
     def _get(self, topic: str, key: str) -> Any:
         return self._records[topic].get(key.encode())
@@ -152,14 +157,7 @@ class ReferenceFollower(Service):
         consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
-            partitions = [
-                TopicPartition(topic.name, p)
-                for topic in REFERENCE_TOPICS
-                for p in range(topic.partitions)
-            ]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            end = await consumer.end_offsets(partitions)
+            end = await _from_the_beginning(consumer, REFERENCE_TOPICS)
             while not self.should_stop:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 for tp, messages in batches.items():
@@ -174,3 +172,34 @@ class ReferenceFollower(Service):
 
 async def _caught_up(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> bool:
     return all([await consumer.position(tp) >= offset for tp, offset in end.items()])
+
+
+async def read_reference(bootstrap: str, topics: Sequence[Topic], timeout: float) -> ReferenceData:
+    """`topics` read once to their end without a consumer group: what a command shows.
+    Raises aiokafka's KafkaError, or TimeoutError when Kafka does not answer in time."""
+    data = ReferenceData()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            await consumer.start()
+            end = await _from_the_beginning(consumer, topics)
+            while not await _caught_up(consumer, end):
+                batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+                for tp, messages in batches.items():
+                    for message in messages:
+                        data.apply(tp.topic, message.key, message.value)
+    finally:
+        await consumer.stop()
+    return data
+
+
+async def _from_the_beginning(
+    consumer: AIOKafkaConsumer, topics: Sequence[Topic]
+) -> dict[TopicPartition, int]:
+    """Assign every partition of `topics` from offset 0; their end offsets now."""
+    partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
+    consumer.assign(partitions)
+    await consumer.seek_to_beginning(*partitions)
+    return await consumer.end_offsets(partitions)

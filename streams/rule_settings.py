@@ -12,21 +12,19 @@ through the same `_resolution`, so what is shown is what runs.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
-from schemas.codec import DecodeError, decode
 from schemas.events import utc_now
 from schemas.reference import DISTRICT_DEFAULT, RuleSettings
 from schemas.topics import RULE_SETTINGS
+from streams.reference_data import read_reference
 from streams.rules.catalogue import all_rules
 from streams.rules.rule import Rule, RuleConfig
 
@@ -259,43 +257,11 @@ async def read_rule_settings(
     bootstrap: str, timeout: float = READ_TIMEOUT_SECONDS
 ) -> dict[str, RuleSettings]:
     """Every community's current record: the compacted topic read once, without a group."""
-    partitions = [TopicPartition(RULE_SETTINGS.name, p) for p in range(RULE_SETTINGS.partitions)]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        client_id="pingan-rule-settings",
-    )
-    records: dict[str, RuleSettings] = {}
     try:
-        async with asyncio.timeout(timeout):
-            await consumer.start()
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            end = await consumer.end_offsets(partitions)
-            while any([await consumer.position(tp) < offset for tp, offset in end.items()]):
-                batches = await consumer.getmany(*partitions, timeout_ms=200)
-                for messages in batches.values():
-                    for message in messages:
-                        _apply(records, message.key, message.value)
+        data = await read_reference(bootstrap, [RULE_SETTINGS], timeout)
     except (KafkaError, TimeoutError) as exc:
         raise SettingsUnavailable(
             f"could not read {RULE_SETTINGS.name} from Kafka at {bootstrap}: "
             f"{exc or type(exc).__name__}"
         ) from None
-    finally:
-        await consumer.stop()
-    return records
-
-
-def _apply(records: dict[str, RuleSettings], key: bytes | None, value: bytes | None) -> None:
-    if key is None:
-        return
-    community_id = key.decode(errors="replace")
-    if value is None:
-        records.pop(community_id, None)
-        return
-    try:
-        records[community_id] = decode(value, RuleSettings)
-    except DecodeError as exc:
-        log.warning("ignoring unreadable rule settings for %s: %s", community_id, exc.reason)
+    return data.records(RULE_SETTINGS)

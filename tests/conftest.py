@@ -9,13 +9,16 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from pingan.cli import main
 from pingan.consumer_groups import group_lag
 from pingan.provision import create_topics
-from pingan.settings import Settings
+from pingan.settings import Settings, get_settings
 from pingan.stack import kafka
 from pingan.stack.kafka import free_port
 from schemas.topics import Topic
@@ -114,6 +117,21 @@ class WorkerProcess:
             self.url, json={"query": query, "variables": variables or {}}, timeout=30
         )
         return response.json()
+
+
+@pytest.fixture
+def pingan(kafka_bootstrap: str) -> Iterator[Any]:
+    """Runs `pingan …` in-process against the module's broker; settings are read afresh."""
+    runner = CliRunner()
+    get_settings.cache_clear()
+
+    def invoke(*args: str) -> Any:
+        result = runner.invoke(main, list(args), env={"KAFKA_BOOTSTRAP": kafka_bootstrap})
+        get_settings.cache_clear()
+        return result
+
+    yield invoke
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -3,32 +3,12 @@ and `reset`/`revoke` remove (tombstones on the compacted topics)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
-from click.testing import CliRunner
-
-from pingan.cli import main
-from pingan.settings import get_settings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def pingan(kafka_bootstrap: str) -> Iterator[Any]:
-    """Runs `pingan …` in-process against the module's broker; settings are read afresh."""
-    runner = CliRunner()
-    get_settings.cache_clear()
-
-    def invoke(*args: str) -> Any:
-        result = runner.invoke(main, list(args), env={"KAFKA_BOOTSTRAP": kafka_bootstrap})
-        get_settings.cache_clear()
-        return result
-
-    yield invoke
-    get_settings.cache_clear()
 
 
 def shown(pingan: Any, community: str) -> dict[str, Any]:

@@ -40,10 +40,11 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     kafka.down(settings)
 
 
-CATCH_UP_AFTER_SIGKILL_S = 300.0
+CATCH_UP_AFTER_SIGKILL_S = 200.0
 """How long a worker restarted after SIGKILL may take to catch up: it first waits out the dead
 member's Kafka session (60 s) before the group hands it the partitions, then replays; with
-the rest of the suite on two cores that has taken more than two minutes."""
+the rest of the suite on two cores that has taken more than two minutes. Below the 300 s
+test timeout, so a stall fails with this wait's message."""
 
 
 class WorkerProcess:

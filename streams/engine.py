@@ -12,8 +12,9 @@ allowed lateness. Nothing here reads the wall clock, so a replay raises the same
 A partition whose events jump ahead by more than the stream gap carried nothing at all in
 between: the platform, not its devices, was dark (ingest down, network cut, everything
 restarted). Absence rules are told (`heard_nothing`) before the watermark leaps, so that
-silence is not counted against each subject. The latest event time per partition is kept
-in a table, so a gap across a worker restart is recognised too.
+silence is not counted against each subject. After a (re)assignment the partition's clock
+starts from the latest event its rule states have heard (`last_heard`), so a gap across a
+worker restart is recognised too.
 """
 
 from __future__ import annotations
@@ -95,10 +96,6 @@ def book_table_name(keying: Keying) -> str:
     return f"alert-book-{keying}"
 
 
-def clock_table_name(keying: Keying) -> str:
-    return f"stream-clock-{keying}"
-
-
 def _hears_gaps(rule: Rule[Any, Any]) -> bool:
     return type(rule).heard_nothing is not Rule.heard_nothing
 
@@ -107,7 +104,6 @@ def changelog_topics(app_id: str, rules: Sequence[Rule[Any, Any]]) -> list[Topic
     """The compacted changelog topics of every table, created up front like all topics."""
     names = [table_name(r.keying, r.name) for r in rules if r.State is not None]
     names += [book_table_name(k) for k in Keying]
-    names += sorted({clock_table_name(r.keying) for r in rules if _hears_gaps(r)})
     return [
         Topic(
             name=f"{app_id}-{name}-changelog",
@@ -186,48 +182,6 @@ class BookEntries:
         """Between batches (nothing staged), the cache may restart from RocksDB."""
         if len(self._cache) > STATE_CACHE_LIMIT:
             self._cache.clear()
-
-
-class StreamClocks:
-    """Per partition, the latest event time the stream carried, and the source event of the
-    last move (table writes belong to an event of their partition)."""
-
-    def __init__(self, table: faust.Table, changelog: StagedWrites) -> None:
-        self._table = table
-        self._changelog = changelog
-        self._latest: dict[int, datetime | None] = {}
-        self._moved: dict[int, EventT] = {}
-
-    def gap(self, arrival: Arrival, longest: timedelta) -> timedelta | None:
-        """Move the clock of the arrival's partition to its event time; the silence before
-        it when that is longer than `longest`, else None."""
-        partition, at = arrival.partition, arrival.event.occurred_at
-        if partition not in self._latest:
-            with acting_for(arrival.source):
-                raw = self._table.get(_clock_key(partition))
-            self._latest[partition] = None if raw is None else datetime.fromisoformat(raw.decode())
-        latest = self._latest[partition]
-        if latest is not None and at <= latest:
-            return None
-        self._latest[partition] = at
-        self._moved[partition] = arrival.source
-        return at - latest if latest is not None and at - latest > longest else None
-
-    def save(self) -> None:
-        for partition, source in self._moved.items():
-            at = self._latest[partition]
-            assert at is not None
-            with acting_for(source):
-                _write(self._table, self._changelog, _clock_key(partition), at.isoformat().encode())
-        self._moved.clear()
-
-    def forget(self) -> None:
-        self._latest.clear()
-        self._moved.clear()
-
-
-def _clock_key(partition: int) -> bytes:
-    return f"partition-{partition}".encode()
 
 
 def _write(table: faust.Table, changelog: StagedWrites, key: bytes, value: bytes | None) -> None:
@@ -334,11 +288,8 @@ class RuleEngine:
         self._absence = [r for r in self.rules if r.State is not None and _has_wakeups(r)]
         self._catching_up = [r for r in self._absence if len(r.inputs) == 1 or r.gap_proves_absence]
         self._hearing_gaps = [r for r in self._absence if _hears_gaps(r)]
-        self.clocks = (
-            StreamClocks(_table(app, clock_table_name(keying)), changelog)
-            if self._hearing_gaps
-            else None
-        )
+        self._heard: dict[int, datetime] = {}
+        """Per partition, the latest event time the stream carried (for rules hearing gaps)."""
         self._input_topics = {
             r.name: [topic_of[kind] for kind in r.inputs if kind in topic_of] for r in self.rules
         }
@@ -361,8 +312,7 @@ class RuleEngine:
         for states in self.states.values():
             states.forget()
         self.book_entries.forget()
-        if self.clocks is not None:
-            self.clocks.forget()
+        self._heard.clear()
         self._wakeups.clear()
         self._scheduled.clear()
         self._next_due.clear()
@@ -376,8 +326,8 @@ class RuleEngine:
             with acting_for(arrivals[0].source):
                 self._schedule_stored()
         for arrival in arrivals:
-            if self.clocks is not None:
-                dark = self.clocks.gap(arrival, self.stream_gap)
+            if self._hearing_gaps:
+                dark = self._silence_before(arrival)
                 if dark is not None:
                     with acting_for(arrival.source):
                         self._hear_gap(arrival.partition, dark)
@@ -390,8 +340,6 @@ class RuleEngine:
             with acting_for(arrival.source):
                 for rule in rules:
                     await self._apply(rule, arrival)
-        if self.clocks is not None:
-            self.clocks.save()
         await self.changelog.flush()
         for states in self.states.values():
             states.trim()
@@ -408,6 +356,16 @@ class RuleEngine:
         if newest is None or at > newest:
             self._newest[partition] = at
         self._last_source[partition] = arrival.source
+
+    def _silence_before(self, arrival: Arrival) -> timedelta | None:
+        """Move the partition's clock to the arrival; the silence before it when longer
+        than the stream gap."""
+        partition, at = arrival.partition, arrival.event.occurred_at
+        latest = self._heard.get(partition)
+        if latest is not None and at <= latest:
+            return None
+        self._heard[partition] = at
+        return at - latest if latest is not None and at - latest > self.stream_gap else None
 
     def _hear_gap(self, partition: int, dark: timedelta) -> None:
         """Before the watermark leaps over a stretch in which the stream carried nothing,
@@ -556,12 +514,18 @@ class RuleEngine:
             self._next_due[state.partition] = wake
 
     def _schedule_stored(self) -> None:
-        """After (re)assignment the tables hold states whose wake-ups nobody scheduled."""
+        """After (re)assignment the tables hold states whose wake-ups nobody scheduled, and
+        the latest events they heard, where each partition's clock resumes."""
         self._needs_schedule = False
         for rule in self._absence:
+            hears_gaps = rule in self._hearing_gaps
             for key, state in self.states[rule.name].stored():
                 config = self.thresholds.config(rule, state.community_id)
                 self._schedule(rule, key, state, config)
+                heard = rule.last_heard(state) if hears_gaps else None
+                if heard is not None:
+                    latest = self._heard.get(state.partition, heard)
+                    self._heard[state.partition] = max(heard, latest)
 
     async def _advance(self, partition: int) -> None:
         for rule in self._absence:

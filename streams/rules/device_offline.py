@@ -151,6 +151,9 @@ class DeviceOfflineRule(Rule[DeviceState, DeviceOfflineConfig]):
             return None
         return state.model_copy(update={"unheard": state.unheard + dark})
 
+    def last_heard(self, state: DeviceState) -> datetime | None:
+        return state.last_seen
+
 
 def offline_finding(
     device_id: str,

@@ -174,7 +174,13 @@ class Rule(ABC, Generic[S, C]):
     def heard_nothing(self, state: S, dark: timedelta, config: C) -> S | None:
         """Absence rules: the stream carried no event at all for `dark` (the platform, not
         this subject, went quiet). Return the state with that time not counted as the
-        subject's silence, or None when it changes nothing."""
+        subject's silence, or None when it changes nothing. Rules that implement it also
+        implement `last_heard`."""
+        return None
+
+    def last_heard(self, state: S) -> datetime | None:
+        """The event time of the latest input this state folded in: after a restart the
+        stream's clock resumes from the latest of them."""
         return None
 
 

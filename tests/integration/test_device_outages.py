@@ -4,7 +4,7 @@ A platform outage is not every device's outage. Three fence controllers report e
 minute; then the stream carries nothing for half an hour (ingest down). When telemetry
 resumes, device b is heard 30 s after device a, by which time the watermark has leapt over
 b's last heartbeat by far more than the 5-min limit. The second dark stretch falls while the
-worker is stopped too, so the stream's clock must come back from its changelog. Device c
+worker is stopped too, so the stream's clock must resume from the devices' states. Device c
 went quiet before the first stretch and is really offline.
 
 A charging shed is read through its controller: when it stops answering, its 16 slots fall

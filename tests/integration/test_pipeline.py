@@ -297,13 +297,6 @@ async def _read_dead_letters(bootstrap: str, expected: int) -> list:
         await consumer.stop()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect, intermittent (failed 2 of 7 runs on 2026-11-24): after a SIGKILL "
-    "the restarted worker can lose a partition's first fetched batch (in the run inspected, "
-    "offsets 0-2417 were never written nor acknowledged), so its commits stall behind the "
-    "hole; SettledRecovery (issue 3) does not cover this path",
-)
 def test_worker_killed_mid_stream_loses_and_double_counts_nothing(
     worker_process: WorkerProcess, kafka_bootstrap: str
 ) -> None:

@@ -29,6 +29,7 @@ from schemas.topics import (
     VEHICLE_PASSAGES,
     Topic,
 )
+from streams.consumer import PinganApp
 from streams.dead_letters import DeadLetter
 from streams.engine import Arrival, RuleEngine, acting_for
 from streams.intake import Intake
@@ -63,7 +64,7 @@ class Pipeline:
         self.warehouse = warehouse
         self.stats = SinkStats()
         self.intake = Intake(community_ids(), timedelta(seconds=settings.max_clock_skew_seconds))
-        self.app = faust.App(
+        self.app = PinganApp(
             settings.worker_id,
             broker=f"kafka://{settings.bootstrap}",
             key_serializer="raw",

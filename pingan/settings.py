@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         default=30.0,
         description="how late an event may arrive before absence rules treat time as passed",
     )
+    rule_stream_gap_seconds: float = Field(
+        default=180.0,
+        gt=0,
+        description="a partition of the event stream silent this long means the platform was"
+        " dark, not its devices: absence rules (DEVICE_OFFLINE) do not count that silence",
+    )
     ingest_http_host: str = Field(
         default="127.0.0.1",
         description="bind address of `pingan ingest http` (devices' webhooks, standalone)",

@@ -94,6 +94,7 @@ class Pipeline:
         self.dead_letter_topic = self.topic(DEAD_LETTERS)
         self.by_plate_topic = self.topic(PASSAGES_BY_PLATE)
         lateness = timedelta(seconds=settings.rule_lateness_seconds)
+        stream_gap = timedelta(seconds=settings.rule_stream_gap_seconds)
         self.community_rules = RuleEngine(
             self.app,
             Keying.COMMUNITY,
@@ -102,6 +103,7 @@ class Pipeline:
             self.thresholds,
             self._send_alert,
             lateness,
+            stream_gap,
             {t.record: t.name for t in EVENT_TOPICS if t.record is not None},
             self.staged,
         )
@@ -113,6 +115,7 @@ class Pipeline:
             self.thresholds,
             self._send_alert,
             lateness,
+            stream_gap,
             {VehiclePassage: PASSAGES_BY_PLATE.name},
             self.staged,
         )

@@ -8,6 +8,13 @@ has already seen an event's offset skips it, so a replay after a crash changes n
 Absence rules (a device that went silent) advance on the stream's event-time watermark
 per partition: the latest `occurred_at` seen on every input topic of the rule, minus the
 allowed lateness. Nothing here reads the wall clock, so a replay raises the same alerts.
+
+A partition whose events jump ahead by more than the stream gap carried nothing at all in
+between: the platform, not its devices, was dark (ingest down, network cut, everything
+restarted). Absence rules are told (`heard_nothing`) before the watermark leaps, so that
+silence is not counted against each subject. After a (re)assignment the partition's clock
+starts from the latest event its rule states have heard (`last_heard`), so a gap across a
+worker restart is recognised too.
 """
 
 from __future__ import annotations
@@ -87,6 +94,10 @@ def table_name(keying: Keying, rule_name: str) -> str:
 
 def book_table_name(keying: Keying) -> str:
     return f"alert-book-{keying}"
+
+
+def _hears_gaps(rule: Rule[Any, Any]) -> bool:
+    return type(rule).heard_nothing is not Rule.heard_nothing
 
 
 def changelog_topics(app_id: str, rules: Sequence[Rule[Any, Any]]) -> list[Topic]:
@@ -226,6 +237,17 @@ class RuleStates:
             if raw is not None:
                 yield raw_key.decode(), self._state_type.model_validate_json(raw)
 
+    def current(self) -> Iterator[tuple[str, RuleState]]:
+        """Every state, including writes of this batch not yet in RocksDB."""
+        cached = list(self._cache.items())
+        for key, state in cached:
+            if state is not None:
+                yield key, state
+        known = {key for key, _ in cached}
+        for key, state in self.stored():
+            if key not in known:
+                yield key, state
+
     def forget(self) -> None:
         self._cache.clear()
 
@@ -242,6 +264,7 @@ class RuleEngine:
         thresholds: RuleThresholds,
         send_alert: SendAlert,
         lateness: timedelta,
+        stream_gap: timedelta,
         topic_of: Mapping[type[Event], str],
         changelog: StagedWrites,
     ) -> None:
@@ -251,6 +274,7 @@ class RuleEngine:
         self.reference = reference
         self.thresholds = thresholds
         self.lateness = lateness
+        self.stream_gap = stream_gap
         self._send_alert = send_alert
         self._by_input: dict[type[Event], list[Rule[Any, Any]]] = defaultdict(list)
         for rule in self.rules:
@@ -263,6 +287,9 @@ class RuleEngine:
         }
         self._absence = [r for r in self.rules if r.State is not None and _has_wakeups(r)]
         self._catching_up = [r for r in self._absence if len(r.inputs) == 1 or r.gap_proves_absence]
+        self._hearing_gaps = [r for r in self._absence if _hears_gaps(r)]
+        self._heard: dict[int, datetime] = {}
+        """Per partition, the latest event time the stream carried (for rules hearing gaps)."""
         self._input_topics = {
             r.name: [topic_of[kind] for kind in r.inputs if kind in topic_of] for r in self.rules
         }
@@ -285,6 +312,7 @@ class RuleEngine:
         for states in self.states.values():
             states.forget()
         self.book_entries.forget()
+        self._heard.clear()
         self._wakeups.clear()
         self._scheduled.clear()
         self._next_due.clear()
@@ -298,6 +326,11 @@ class RuleEngine:
             with acting_for(arrivals[0].source):
                 self._schedule_stored()
         for arrival in arrivals:
+            if self._hearing_gaps:
+                dark = self._silence_before(arrival)
+                if dark is not None:
+                    with acting_for(arrival.source):
+                        self._hear_gap(arrival.partition, dark)
             self._observe(arrival)
             if self._due(arrival.partition):
                 await self._advance(arrival.partition)
@@ -323,6 +356,40 @@ class RuleEngine:
         if newest is None or at > newest:
             self._newest[partition] = at
         self._last_source[partition] = arrival.source
+
+    def _silence_before(self, arrival: Arrival) -> timedelta | None:
+        """Move the partition's clock to the arrival; the silence before it when longer
+        than the stream gap."""
+        partition, at = arrival.partition, arrival.event.occurred_at
+        latest = self._heard.get(partition)
+        if latest is not None and at <= latest:
+            return None
+        self._heard[partition] = at
+        return at - latest if latest is not None and at - latest > self.stream_gap else None
+
+    def _hear_gap(self, partition: int, dark: timedelta) -> None:
+        """Before the watermark leaps over a stretch in which the stream carried nothing,
+        absence rules take that stretch off their subjects' silence."""
+        log.warning(
+            "partition %d of the %s stream carried no event for %s: not counted as silence",
+            partition,
+            self.keying,
+            dark,
+        )
+        for rule in self._hearing_gaps:
+            states = self.states[rule.name]
+            for key, state in states.current():
+                if state.partition != partition:
+                    continue
+                config = self.thresholds.config(rule, state.community_id)
+                quieter = rule.heard_nothing(state, dark, config)
+                if quieter is None:
+                    continue
+                quieter.partition = state.partition
+                quieter.community_id = state.community_id
+                quieter.applied = state.applied
+                states.put(key, quieter)
+                self._schedule(rule, key, quieter, config)
 
     def _due(self, partition: int) -> bool:
         """Cheap test before the per-rule watermarks: can any wake-up be due at all?"""
@@ -447,12 +514,18 @@ class RuleEngine:
             self._next_due[state.partition] = wake
 
     def _schedule_stored(self) -> None:
-        """After (re)assignment the tables hold states whose wake-ups nobody scheduled."""
+        """After (re)assignment the tables hold states whose wake-ups nobody scheduled, and
+        the latest events they heard, where each partition's clock resumes."""
         self._needs_schedule = False
         for rule in self._absence:
+            hears_gaps = rule in self._hearing_gaps
             for key, state in self.states[rule.name].stored():
                 config = self.thresholds.config(rule, state.community_id)
                 self._schedule(rule, key, state, config)
+                heard = rule.last_heard(state) if hears_gaps else None
+                if heard is not None:
+                    latest = self._heard.get(state.partition, heard)
+                    self._heard[state.partition] = max(heard, latest)
 
     async def _advance(self, partition: int) -> None:
         for rule in self._absence:

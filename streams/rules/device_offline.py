@@ -3,8 +3,11 @@
 An absence rule: the outage is declared once the stream's event-time watermark shows that
 more than `offline_minutes` passed since the device's last telemetry (strictly longer: a
 device silent for exactly 5:00 is still online). Because the watermark only moves while
-other telemetry flows, an ingest outage that silences every device raises nothing. One
-finding per outage; the device's next telemetry resolves it
+other telemetry flows, an ingest outage that silences every device raises nothing; and when
+telemetry resumes, the time in which the stream carried nothing at all is not counted
+against any device (`heard_nothing`): after a platform outage each device has what was left
+of its limit to report again, instead of every device not yet heard going offline at once
+when the watermark leaps. One finding per outage; the device's next telemetry resolves it
 with the outage length, and `suppress_minutes` is 0 so that a later outage opens a new
 alert.
 
@@ -80,6 +83,8 @@ class DeviceState(RuleState):
     """Event id of the last telemetry: the evidence an outage alert points to."""
     device_kind: DeviceKind
     offline: bool = False
+    unheard: timedelta = timedelta(0)
+    """Time since `last_seen` in which the platform heard no device at all: not counted."""
 
 
 class DeviceOfflineRule(Rule[DeviceState, DeviceOfflineConfig]):
@@ -118,6 +123,7 @@ class DeviceOfflineRule(Rule[DeviceState, DeviceOfflineConfig]):
                 "heartbeat": event.event_id,
                 "device_kind": event.device_kind,
                 "offline": False,
+                "unheard": timedelta(0),
             }
         )
         if not state.offline:
@@ -138,6 +144,16 @@ class DeviceOfflineRule(Rule[DeviceState, DeviceOfflineConfig]):
         finding = offline_finding(key, state, watermark, config, reference.device(key))
         return Outcome(state.model_copy(update={"offline": True}), findings=[finding])
 
+    def heard_nothing(
+        self, state: DeviceState, dark: timedelta, config: DeviceOfflineConfig
+    ) -> DeviceState | None:
+        if state.offline:
+            return None
+        return state.model_copy(update={"unheard": state.unheard + dark})
+
+    def last_heard(self, state: DeviceState) -> datetime | None:
+        return state.last_seen
+
 
 def offline_finding(
     device_id: str,
@@ -147,6 +163,11 @@ def offline_finding(
     device: Device | None,
 ) -> Finding:
     silent_en, silent_zh = span(watermark - state.last_seen)
+    dark_en, dark_zh = "", ""
+    if state.unheard:
+        dark_en, dark_zh = span(state.unheard)
+        dark_en = f"; not counting {dark_en} in which the platform heard no device"
+        dark_zh = f"，不计平台未收到任何设备数据的 {dark_zh}"
     label = (device.name or device.place) if device else None
     where_en, where_zh = (f" ({label})", f"（{label}）") if label else ("", " ")
     kind_en, kind_zh = KIND_EN[state.device_kind], KIND_ZH[state.device_kind]
@@ -162,11 +183,11 @@ def offline_finding(
         explanation=Explanation(
             en=(
                 f"{kind_en} {device_id}{where_en} has sent no telemetry since {seen} "
-                f"({silent_en} so far, limit {limit} min): presumed offline."
+                f"({silent_en} so far, limit {limit} min{dark_en}): presumed offline."
             ),
             zh=(
                 f"{kind_zh} {device_id}{where_zh}自 {seen} 起已 {silent_zh}未上报心跳或数据"
-                f"（阈值 {limit} 分钟），疑似离线"
+                f"（阈值 {limit} 分钟{dark_zh}），疑似离线"
             ),
         ),
         evidence=[
@@ -191,8 +212,10 @@ def is_heartbeat(event: DeviceTelemetry) -> bool:
 
 
 def outage_start(state: DeviceState, config: DeviceOfflineConfig) -> datetime:
-    """When the outage began to count: the first instant silence exceeded the limit."""
-    return state.last_seen + timedelta(minutes=config.offline_minutes) + TICK
+    """When the outage began to count: the first instant silence exceeded the limit, not
+    counting the time nothing was heard from any device."""
+    limit = timedelta(minutes=config.offline_minutes)
+    return state.last_seen + limit + state.unheard + TICK
 
 
 def back_online(event: DeviceTelemetry, device_id: str, last_seen: datetime) -> Clearance:

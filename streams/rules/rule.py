@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar, Generic, Protocol, TypeVar
 
@@ -170,6 +170,18 @@ class Rule(ABC, Generic[S, C]):
         The returned state's `wake_at` must be None or later than `watermark`.
         """
         return Outcome(state)
+
+    def heard_nothing(self, state: S, dark: timedelta, config: C) -> S | None:
+        """Absence rules: the stream carried no event at all for `dark` (the platform, not
+        this subject, went quiet). Return the state with that time not counted as the
+        subject's silence, or None when it changes nothing. Rules that implement it also
+        implement `last_heard`."""
+        return None
+
+    def last_heard(self, state: S) -> datetime | None:
+        """The event time of the latest input this state folded in: after a restart the
+        stream's clock resumes from the latest of them."""
+        return None
 
 
 def local_time(at: datetime) -> datetime:

@@ -1,5 +1,14 @@
-"""DEVICE_OFFLINE on a real worker: a charging shed is read through its controller, so when it
-stops answering, its 16 slots fall silent with it, and that is one outage of the controller.
+"""DEVICE_OFFLINE on a real worker: what is one outage, and what is none.
+
+A platform outage is not every device's outage. Three fence controllers report every
+minute; then the stream carries nothing for half an hour (ingest down). When telemetry
+resumes, device b is heard 30 s after device a, by which time the watermark has leapt over
+b's last heartbeat by far more than the 5-min limit. The second dark stretch falls while the
+worker is stopped too, so the stream's clock must resume from the devices' states. Device c
+went quiet before the first stretch and is really offline.
+
+A charging shed is read through its controller: when it stops answering, its 16 slots fall
+silent with it, and that is one outage of the controller.
 """
 
 from __future__ import annotations
@@ -18,7 +27,8 @@ from tests.conftest import WorkerProcess, eventually, group_caught_up
 
 pytestmark = pytest.mark.integration
 
-START = utc_now().replace(microsecond=0) - timedelta(hours=1)
+A, B, C = "c08-gap-a", "c08-gap-b", "c08-gap-c"
+START = utc_now().replace(microsecond=0) - timedelta(hours=3)
 
 
 def beat(
@@ -39,6 +49,18 @@ def beat(
         metrics={"online": 1.0},
         controller_id=controller,
     )
+
+
+def reporting(first: int, last: int, silent: frozenset[str] = frozenset()) -> list[Event]:
+    """a on the minute, b half a minute later (so the last word before a dark stretch is
+    b's, and the first after it a's), c on the minute unless silent."""
+    events: list[Event] = []
+    for minute in range(first, last + 1):
+        events.append(beat(A, minute))
+        events.append(beat(B, minute + 0.5))
+        if C not in silent:
+            events.append(beat(C, minute))
+    return sorted(events, key=lambda e: e.occurred_at)
 
 
 async def publish(bootstrap: str, events: list[Event]) -> None:
@@ -74,10 +96,35 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=START.tzinfo)
 
 
+def test_devices_heard_again_after_platform_outages_never_go_offline(
+    worker_process: WorkerProcess, kafka_bootstrap: str
+) -> None:
+    before = reporting(0, 7) + reporting(8, 10, silent=frozenset({C}))
+    after_first_dark = reporting(40, 50, silent=frozenset({C}))
+    asyncio.run(publish(kafka_bootstrap, before + after_first_dark))
+    run_worker_over_backlog(worker_process, kafka_bootstrap)
+
+    alerts = offline_alerts(worker_process)
+    assert set(alerts) == {C}
+    assert alerts[C]["status"] == "open"
+    dark = timedelta(minutes=40 - 10.5)
+    expected = START + timedelta(minutes=7 + 5, milliseconds=1) + dark
+    assert as_utc(alerts[C]["first_seen"]) == expected
+    assert "not counting 29 min in which the platform heard no device" in alerts[C]["explanation"]
+
+    after_second_dark = [*reporting(80, 90, silent=frozenset({C})), beat(C, 85)]
+    asyncio.run(publish(kafka_bootstrap, sorted(after_second_dark, key=lambda e: e.occurred_at)))
+    run_worker_over_backlog(worker_process, kafka_bootstrap)
+
+    alerts = offline_alerts(worker_process)
+    assert set(alerts) == {C}
+    assert alerts[C]["status"] == "resolved"
+
+
 def test_an_unreachable_shed_is_one_outage_of_its_controller(
     worker_process: WorkerProcess, kafka_bootstrap: str
 ) -> None:
-    start, shed = START, "c08-shed9"
+    start, shed = START + timedelta(hours=2), "c08-gap-shed"
     slots = [f"{shed}-s{n:02d}" for n in range(1, 17)]
     readings = [
         beat(slot, minute, start, DeviceKind.CHARGING_SHED, controller=shed)
@@ -85,7 +132,7 @@ def test_an_unreachable_shed_is_one_outage_of_its_controller(
         for slot in slots
     ]
     readings += [beat(shed, minute, start, DeviceKind.CHARGING_SHED) for minute in range(4)]
-    neighbour = [beat("c08-door9", minute, start, DeviceKind.DOOR) for minute in range(15)]
+    neighbour = [beat("c08-gap-door", minute, start, DeviceKind.DOOR) for minute in range(15)]
     events = sorted([*readings, *neighbour], key=lambda e: e.occurred_at)
     asyncio.run(publish(kafka_bootstrap, events))
     run_worker_over_backlog(worker_process, kafka_bootstrap)

@@ -177,6 +177,34 @@ def test_telemetry_without_an_online_metric_is_a_heartbeat() -> None:
     assert h.run.findings == []
 
 
+def test_time_in_which_the_platform_heard_no_device_is_not_counted_as_silence() -> None:
+    rule, config, reference = DeviceOfflineRule(), DeviceOfflineRule.Config(), StaticReference()
+    seen = rule.apply(None, telemetry(CAMERA, T0 + minutes(3)), config, reference).state
+    assert seen is not None
+    dark = rule.heard_nothing(seen, minutes(30), config)
+    assert dark is not None
+    assert rule.wake_at(dark, config) == T0 + minutes(38) + timedelta(milliseconds=1)
+
+    (finding,) = rule.advance(dark, CAMERA, T0 + minutes(39), config, reference).findings
+    assert finding.occurred_at == T0 + minutes(38) + timedelta(milliseconds=1)
+    en, zh = finding.explanation.en, finding.explanation.zh
+    assert "36 min so far, limit 5 min; not counting 30 min in which the platform heard" in en
+    assert "不计平台未收到任何设备数据的 30 分钟" in zh
+
+    back = rule.apply(dark, telemetry(CAMERA, T0 + minutes(35)), config, reference)
+    assert back.clearances == [] and back.state is not None
+    assert rule.wake_at(back.state, config) == T0 + minutes(40) + timedelta(milliseconds=1)
+
+
+def test_an_outage_declared_before_the_platform_went_dark_stays_as_it_was() -> None:
+    rule, config, reference = DeviceOfflineRule(), DeviceOfflineRule.Config(), StaticReference()
+    seen = rule.apply(None, telemetry(CAMERA, T0), config, reference).state
+    assert seen is not None
+    offline = rule.advance(seen, CAMERA, T0 + minutes(6), config, reference).state
+    assert offline is not None and offline.offline
+    assert rule.heard_nothing(offline, minutes(30), config) is None
+
+
 def shed_reading(slot: int, at: timedelta) -> DeviceTelemetry:
     reading = telemetry(
         f"c01-shed1-s{slot:02d}",

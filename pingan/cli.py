@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
@@ -14,6 +15,7 @@ from ingest.cli import ingest
 from ingest.simulator.cli import simulate
 from ingest.vision.faces.cli import faces
 from ingest.vision.falling.cli import vision
+from pingan.district_time import DistrictTime
 from pingan.parking_cli import parking
 from pingan.rule_settings_cli import rules
 from pingan.settings import Settings, get_settings
@@ -168,8 +170,15 @@ def _render(table: object, fmt: str) -> str:
     type=click.FloatRange(min=3600),
     default=4 * 86_400.0,
     show_default=True,
-    help="Event-time span of the scenario in seconds (it ends now); incidents that do not "
+    help="Event-time span of the scenario in seconds, up to --end; incidents that do not "
     "fit are not injected.",
+)
+@click.option(
+    "--end",
+    type=DistrictTime(),
+    default=None,
+    help="Event time at which the scenario ends (ISO 8601; local time if no offset; default "
+    "now). Which incidents a short scenario holds depends on the hours it covers.",
 )
 @click.option("--communities", type=click.IntRange(2, 42), default=6, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
@@ -181,16 +190,26 @@ def _render(table: object, fmt: str) -> str:
 )
 @click.option("--check", is_flag=True, help="Exit 1 unless every type meets the targets.")
 def evaluate(
-    seed: int, duration: float, communities: int, as_json: bool, workdir: Path | None, check: bool
+    seed: int,
+    duration: float,
+    end: datetime | None,
+    communities: int,
+    as_json: bool,
+    workdir: Path | None,
+    check: bool,
 ) -> None:
     """Run the pipeline on a labelled scenario and score every alert type against it."""
-    from datetime import timedelta
-
     import orjson
 
     from pingan.evaluation import evaluate as run_evaluation
     from pingan.stack.kafka import BrokerError, MissingPrerequisite
+    from schemas.events import utc_now
 
+    if end is not None and end > utc_now():
+        raise click.BadParameter(
+            f"{end.isoformat()} is in the future: the worker would dead-letter its events",
+            param_hint="--end",
+        )
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # leader-election retries on a new broker
 
     try:
@@ -198,6 +217,7 @@ def evaluate(
             seed,
             timedelta(seconds=duration),
             communities,
+            end,
             workdir,
             progress=lambda line: click.echo(line, err=True),
         )

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +100,12 @@ def evaluate(
     seed: int,
     duration: timedelta,
     communities: int,
+    end: datetime | None = None,
     workdir: Path | None = None,
     progress: Progress = lambda _: None,
 ) -> Evaluation:
+    """Score every alert type on a labelled scenario ending at `end` (default now)."""
+    end = end or utc_now()
     with _directory(workdir) as root:
         settings = Settings(
             data_dir=root,
@@ -117,7 +120,7 @@ def evaluate(
         bootstrap = kafka.up(settings)
         try:
             asyncio.run(create_topics(bootstrap, changelog_topics(WORKER_ID, all_rules())))
-            scenario = Scenario.build(seed, duration, end=utc_now(), communities=communities)
+            scenario = Scenario.build(seed, duration, end=end, communities=communities)
             timings["setup"] = time.monotonic() - began
             progress(f"scenario: {len(scenario.labels)} labelled incidents; publishing events")
             mark = time.monotonic()

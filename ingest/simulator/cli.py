@@ -12,23 +12,13 @@ from aiokafka.errors import KafkaError
 
 from ingest.publisher import Publisher
 from ingest.reference import load_communities
-from ingest.simulator.clock import DISTRICT_TZ, SimClock
+from ingest.simulator.clock import SimClock
 from ingest.simulator.district import District
 from ingest.simulator.everyday import HEARTBEAT_S
 from ingest.simulator.simulation import SimulationReport, Simulator
+from pingan.district_time import DistrictTime
 from pingan.provision import create_topics
 from pingan.settings import get_settings
-
-
-def _parse_start(value: str | None) -> datetime | None:
-    """ISO 8601; without an offset the time is the district's local time (UTC+8)."""
-    if value is None:
-        return None
-    try:
-        start = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"not an ISO 8601 time: {value!r}", param_hint="--start") from None
-    return start if start.tzinfo else start.replace(tzinfo=DISTRICT_TZ)
 
 
 @click.command("simulate")
@@ -62,7 +52,7 @@ def _parse_start(value: str | None) -> datetime | None:
 )
 @click.option(
     "--start",
-    "start_text",
+    type=DistrictTime(),
     default=None,
     help="Event time at the start (ISO 8601; local time if no offset).",
 )
@@ -99,7 +89,7 @@ def simulate(
     seed: int,
     duration: float | None,
     speed: float,
-    start_text: str | None,
+    start: datetime | None,
     incident_every: float,
     heartbeat_s: float,
     labels: Path | None,
@@ -107,7 +97,7 @@ def simulate(
 ) -> None:
     """Publish a seeded district's events with labelled watchlist incidents."""
     try:
-        clock = SimClock.plan(speed=speed, start=_parse_start(start_text), duration=duration)
+        clock = SimClock.plan(speed=speed, start=start, duration=duration)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     _warn_if_ahead(clock, duration)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
-
-DISTRICT_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
-"""The district's local time, which residents' daily rhythms follow (China has no DST)."""
+from datetime import UTC, datetime, timedelta
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ are published, because a worker only logs and ignores an override it cannot use.
 
 Resolution, validation and reading the topic live in `streams.rule_settings` (shared
 with the API); this module parses PARAM=VALUE, renders and publishes.
+
+Switching off (or muting) a safety rule takes `--confirm-safety-off`: the operator holds the
+Kafka credentials, so a flag is the check that it is meant, and `updated_by` names who did it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from schemas.events import utc_now
 from schemas.reference import DISTRICT_DEFAULT, RuleSettings
 from schemas.topics import RULE_SETTINGS
 from streams.rule_settings import (
+    EffectiveParameter,
     RuleSettingsError,
     RuleView,
     Scope,
@@ -36,10 +40,13 @@ from streams.rule_settings import (
     effective,
     merged_overrides,
     read_rule_settings,
+    reset_safety_off_reason,
     rule_named,
+    safety_off_reason,
     with_overrides,
 )
 from streams.rules.catalogue import all_rules
+from streams.rules.rule import Rule
 
 
 def parse_value(text: str) -> Any:
@@ -72,6 +79,9 @@ def view_json(view: RuleView) -> dict[str, Any]:
                 "default": p.default,
                 "source": str(p.source),
                 **{str(scope): value for scope, value in p.overrides.items()},
+                "minimum": p.minimum,
+                "maximum": p.maximum,
+                "max_items": p.max_items,
             }
             for p in view.parameters
         },
@@ -80,15 +90,18 @@ def view_json(view: RuleView) -> dict[str, Any]:
 
 
 def render_view(view: RuleView) -> str:
-    """A small table per rule; `·` marks a level that sets nothing."""
+    """A small table per rule; `·` marks a level that sets nothing. The last column holds
+    the bounds, so an officer sees what a value may be before setting it."""
     scopes = [Scope.DISTRICT]
     header = ["parameter", "value", "default", "district *"]
     if view.community_id != DISTRICT_DEFAULT:
         scopes.append(Scope.COMMUNITY)
         header.append(view.community_id)
+    header.append("bounds")
     rows = [header] + [
         [p.name, _shown(p.value), _shown(p.default)]
         + [_shown(p.overrides[s]) if s in p.overrides else "·" for s in scopes]
+        + [_bounds(p)]
         for p in view.parameters
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -100,6 +113,20 @@ def render_view(view: RuleView) -> str:
 
 def _shown(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def _bounds(parameter: EffectiveParameter) -> str:
+    """e.g. `0..10080`, `≥2`, `≤6 items`; empty when unbounded (`enabled`)."""
+    low, high = parameter.minimum, parameter.maximum
+    if low is not None and high is not None:
+        return f"{low}..{high}"
+    if low is not None:
+        return f"≥{low}"
+    if high is not None:
+        return f"≤{high}"
+    if parameter.max_items is not None:
+        return f"≤{parameter.max_items} items"
+    return ""
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -130,6 +157,27 @@ def _publish(bootstrap: str, record: RuleSettings) -> None:
 
 def _updated_by() -> str:
     return os.environ.get("USER") or "cli"
+
+
+CONFIRM_SAFETY_OFF = click.option(
+    "--confirm-safety-off",
+    is_flag=True,
+    help="Required to switch off or mute a safety rule (intrusion, SOS, charging overheat).",
+)
+
+
+def _check_safety(
+    rule: Rule[Any, Any], community_id: str, reason: str | None, confirmed: bool
+) -> None:
+    """Refuse (exit 2) a change that switches off a safety rule unless it is confirmed; say
+    so when it is, since the record's updated_by is then the audit trail."""
+    if reason is None:
+        return
+    alerts = ", ".join(rule.alert_types)
+    what = f"{rule.name} is a safety rule ({alerts}): for {community_id}, {reason}"
+    if not confirmed:
+        _fail(f"{what}; repeat with --confirm-safety-off if that is intended")
+    click.echo(f"warning: {what}; recorded as updated_by={_updated_by()}", err=True)
 
 
 @click.group()
@@ -174,11 +222,16 @@ def show(community_id: str, as_json: bool) -> None:
 )
 @click.argument("rule_name", metavar="RULE")
 @click.argument("assignments", metavar="PARAM=VALUE...", nargs=-1, required=True)
-def set_(community_id: str, rule_name: str, assignments: tuple[str, ...]) -> None:
+@CONFIRM_SAFETY_OFF
+def set_(
+    community_id: str, rule_name: str, assignments: tuple[str, ...], confirm_safety_off: bool
+) -> None:
     """Override thresholds of RULE for a community.
 
-    Values are JSON when they parse (30, 2.5, true, ["a","b"]), text otherwise. The
-    community's other overrides are kept; running workers apply the change to the next event.
+    Values are JSON when they parse (30, 2.5, true, ["a","b"]), text otherwise, and must lie
+    within the bounds `show` lists. The community's other overrides are kept; running workers
+    apply the change to the next event. Switching off or muting a safety rule needs
+    --confirm-safety-off.
     """
     community_id = _checked_community(community_id)
     try:
@@ -192,6 +245,7 @@ def set_(community_id: str, rule_name: str, assignments: tuple[str, ...]) -> Non
         overrides = merged_overrides(rule, settings, community_id, params)
     except RuleSettingsError as exc:
         _fail(str(exc))
+    _check_safety(rule, community_id, safety_off_reason(rule, params), confirm_safety_off)
     record = with_overrides(settings, community_id, rule.name, overrides, _updated_by())
     _publish(bootstrap, record)
     click.echo(f"published {rule.name} overrides for {community_id}")
@@ -206,10 +260,12 @@ def set_(community_id: str, rule_name: str, assignments: tuple[str, ...]) -> Non
     help="Community id, or * for the district default.",
 )
 @click.argument("rule_name", metavar="[RULE]", required=False)
-def reset(community_id: str, rule_name: str | None) -> None:
+@CONFIRM_SAFETY_OFF
+def reset(community_id: str, rule_name: str | None, confirm_safety_off: bool) -> None:
     """Drop a community's overrides of RULE, or of every rule.
 
     The community then inherits the district default (or, for *, the built-in defaults).
+    Should that switch off a safety rule the community had on, --confirm-safety-off is needed.
     """
     community_id = _checked_community(community_id)
     bootstrap = get_settings().bootstrap
@@ -220,6 +276,10 @@ def reset(community_id: str, rule_name: str | None) -> None:
         scope = f" of {rule_name}" if rule_name else ""
         click.echo(f"{community_id} has no overrides{scope}; nothing changed")
         return
+    for rule in all_rules():
+        if rule.name in held and rule_name in (None, rule.name):
+            reason = reset_safety_off_reason(rule, settings, community_id)
+            _check_safety(rule, community_id, reason, confirm_safety_off)
     if rule_name is None:
         record = RuleSettings(
             community_id=community_id, rules={}, updated_by=_updated_by(), updated_at=utc_now()

@@ -8,19 +8,28 @@ this only guards hand-made records.
 
 `RuleThresholds` (the engine) and `effective` (what the CLI and the API show) resolve
 through the same `_resolution`, so what is shown is what runs.
+
+Bounds are declared once, on the rule configs (`Field(ge=..., le=...)`, `max_length`):
+`validated` refuses a value beyond them naming the bound, and `bounds_of` reads them for
+the view. Safety rules (`SAFETY_ALERTS`) may only be switched off or muted by someone
+entitled to (`safety_off_reason`): the API asks for district_admin, the CLI for
+`--confirm-safety-off`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import annotated_types
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
+from schemas.alerts import AlertType
 from schemas.events import utc_now
 from schemas.reference import DISTRICT_DEFAULT, RuleSettings
 from schemas.topics import RULE_SETTINGS
@@ -51,6 +60,35 @@ class SettingsUnavailable(Exception):
     """The settings topic could not be read to its end; the message names the broker."""
 
 
+Number = int | float
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A parameter's inclusive bounds as its config declares them; None = unbounded."""
+
+    minimum: Number | None = None
+    maximum: Number | None = None
+    max_items: int | None = None
+    """For list parameters: how many items at most."""
+
+
+def bounds_of(config: type[RuleConfig], name: str) -> Bounds:
+    """The bounds of one parameter, read from its Field constraints so they are declared
+    once. Only inclusive bounds are read: rule configs declare no exclusive ones."""
+    minimum: Number | None = None
+    maximum: Number | None = None
+    max_items: int | None = None
+    for constraint in config.model_fields[name].metadata:
+        if isinstance(constraint, annotated_types.Ge):
+            minimum = constraint.ge
+        elif isinstance(constraint, annotated_types.Le):
+            maximum = constraint.le
+        elif isinstance(constraint, annotated_types.MaxLen):
+            max_items = constraint.max_length
+    return Bounds(minimum, maximum, max_items)
+
+
 @dataclass(frozen=True)
 class EffectiveParameter:
     name: str
@@ -59,6 +97,12 @@ class EffectiveParameter:
     source: Scope
     overrides: Mapping[Scope, Any] = field(default_factory=dict)
     """The values set at district and community level, whether or not they won."""
+    minimum: Number | None = None
+    """Inclusive; None when the parameter has no lower bound (e.g. `enabled`)."""
+    maximum: Number | None = None
+    """Inclusive; None when the parameter has no upper bound."""
+    max_items: int | None = None
+    """List parameters: the most items allowed."""
 
     @property
     def overridden(self) -> bool:
@@ -77,15 +121,41 @@ class RuleView:
 
 
 def validated(rule: Rule[Any, Any], overrides: Mapping[str, Any]) -> RuleConfig:
-    """The rule's config with `overrides` applied, or a RuleSettingsError naming the field."""
+    """The rule's config with `overrides` applied, or a RuleSettingsError naming the field
+    (and, for a value out of bounds, the bound)."""
     try:
         return rule.Config(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
+        problems = "; ".join(_problem(e) for e in exc.errors(include_url=False))
         raise RuleSettingsError(f"{rule.name}: {problems}") from None
+
+
+_BOUND_MESSAGES = {
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "greater_than": "must be above {gt}",
+    "less_than": "must be below {lt}",
+    "finite_number": "must be a finite number",
+    "too_long": "must have at most {max_length} items",
+}
+"""Pydantic's error types for bounds, said so that the officer reads the bound."""
+
+
+def _problem(error: ErrorDetails) -> str:
+    where = ".".join(str(p) for p in error["loc"])
+    template = _BOUND_MESSAGES.get(error["type"])
+    if template is None:
+        return f"{where}: {error['msg']}" if where else error["msg"]
+    ctx = {key: _shown_number(value) for key, value in error.get("ctx", {}).items()}
+    got = ctx["actual_length"] if error["type"] == "too_long" else _shown_number(error["input"])
+    return f"{where} {template.format(**ctx)} (got {got})"
+
+
+def _shown_number(value: Any) -> str:
+    """10080.0 as 10080, 1e300 as 1e+300, text quoted."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 @dataclass(frozen=True)
@@ -199,6 +269,7 @@ def effective(rule: Rule[Any, Any], settings: SettingsByCommunity, community_id:
             overrides={
                 scope: layer[name] for scope, layer in resolution.layers.items() if name in layer
             },
+            **asdict(bounds_of(rule.Config, name)),
         )
         for name in rule.Config.model_fields
     ]
@@ -251,6 +322,71 @@ def with_overrides(
     return RuleSettings(
         community_id=community_id, rules=rules, updated_by=updated_by, updated_at=utc_now()
     )
+
+
+SAFETY_ALERTS: frozenset[AlertType] = frozenset(
+    {AlertType.PERIMETER_INTRUSION, AlertType.BRACELET_SOS, AlertType.CHARGING_OVERHEAT}
+)
+"""Alerts someone's safety hangs on: a fence crossed, a call for help, a charging fire. Fence
+power loss is not a rule of its own but an alarm kind of perimeter_intrusion
+(`PerimeterAlarmKind.POWER_LOSS`), so it is covered with it."""
+
+
+def is_safety_rule(rule: Rule[Any, Any]) -> bool:
+    """By the alerts it raises, so a rule renamed or split stays covered."""
+    return any(alert in SAFETY_ALERTS for alert in rule.alert_types)
+
+
+def safety_off_reason(rule: Rule[Any, Any], overrides: Mapping[str, Any]) -> str | None:
+    """How `overrides` would switch off a safety rule's alerts, or None when they would not.
+
+    Off is `enabled=false`, and also a suppression above the built-in one: a safety rule
+    re-alerts at once by design (a second SOS after a resolved one is a new call for help),
+    so muting it for a while silences it for that while. Values are read as validation will
+    read them ("false" is false); one that does not parse is refused by validation anyway.
+    """
+    if not is_safety_rule(rule):
+        return None
+    reasons = []
+    if _as(bool, overrides.get("enabled", True)) is False:
+        reasons.append("enabled=false switches it off")
+    suppress = _as(float, overrides.get("suppress_minutes"))
+    built_in = rule.Config.model_fields["suppress_minutes"].default
+    if isinstance(suppress, float) and suppress > built_in:
+        reasons.append(
+            f"suppress_minutes={_shown_number(suppress)} mutes a subject's next alert for "
+            f"that long after one resolves (built-in {_shown_number(built_in)})"
+        )
+    return "; ".join(reasons) or None
+
+
+def switches_off_safety(rule: Rule[Any, Any], overrides: Mapping[str, Any]) -> bool:
+    """Whether applying `overrides` needs the authority to switch off a safety rule."""
+    return safety_off_reason(rule, overrides) is not None
+
+
+def reset_safety_off_reason(
+    rule: Rule[Any, Any], settings: SettingsByCommunity, community_id: str
+) -> str | None:
+    """How dropping the community's overrides of `rule` would switch it off: it then inherits
+    the district's, which may be off where the community had switched it back on."""
+    before = _resolution(rule, settings, community_id).config
+    dropped = with_overrides(settings, community_id, rule.name, None, "")
+    after = _resolution(rule, {**settings, community_id: dropped}, community_id).config
+    if safety_off_reason(rule, before.model_dump()) is not None:
+        return None
+    reason = safety_off_reason(rule, after.model_dump())
+    return None if reason is None else f"it would inherit the district's values: {reason}"
+
+
+def _as(kind: type[Any], value: Any) -> Any:
+    """`value` as validation would read it as `kind`, or None when it would refuse it."""
+    if value is None:
+        return None
+    try:
+        return TypeAdapter(kind).validate_python(value)
+    except ValidationError:
+        return None
 
 
 async def read_rule_settings(

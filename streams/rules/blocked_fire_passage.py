@@ -12,7 +12,9 @@ during a run.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import Annotated, ClassVar
+
+from pydantic import Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
 from schemas.events import CameraAnalytics, CameraAnalyticsKind, Event
@@ -25,6 +27,7 @@ from streams.rules.rule import (
     Rule,
     RuleConfig,
     RuleState,
+    SuppressMinutes,
     evidence_of,
     hhmm,
 )
@@ -34,9 +37,9 @@ TICK = timedelta(milliseconds=1)
 
 
 class BlockedFirePassageConfig(RuleConfig):
-    min_duration_minutes: float = 10.0
-    max_gap_minutes: float = 3.0
-    suppress_minutes: float = 0.0
+    min_duration_minutes: Annotated[float, Field(ge=1, le=240)] = 10.0
+    max_gap_minutes: Annotated[float, Field(ge=0.5, le=60)] = 3.0
+    suppress_minutes: SuppressMinutes = 0.0
     """One finding per run already; a passage blocked again after clearing must re-alert."""
 
 

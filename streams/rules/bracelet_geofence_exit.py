@@ -39,7 +39,7 @@ WEARER_ZH = {Wearer.ELDERLY: "老人", Wearer.CHILD: "儿童", Wearer.PET: "宠�
 
 
 class GeofenceExitConfig(RuleConfig):
-    min_outside_readings: Annotated[int, Field(ge=1)] = 2
+    min_outside_readings: Annotated[int, Field(ge=1, le=20)] = 2
 
 
 class OutsideState(RuleState):

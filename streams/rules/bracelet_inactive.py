@@ -39,9 +39,9 @@ WEARER_ZH = {Wearer.ELDERLY: "老人", Wearer.CHILD: "儿童", Wearer.PET: "宠�
 
 
 class BraceletInactiveConfig(RuleConfig):
-    wearers: tuple[Wearer, ...] = (Wearer.ELDERLY,)
-    still_metres: Annotated[float, Field(gt=0)] = 30.0
-    inactive_hours: Annotated[float, Field(gt=0)] = 4.0
+    wearers: Annotated[tuple[Wearer, ...], Field(max_length=len(Wearer))] = (Wearer.ELDERLY,)
+    still_metres: Annotated[float, Field(ge=5, le=500)] = 30.0
+    inactive_hours: Annotated[float, Field(ge=0.5, le=24)] = 4.0
     day_start_hour: Annotated[int, Field(ge=0, le=23)] = 8
     day_end_hour: Annotated[int, Field(ge=1, le=24)] = 20
 

@@ -8,9 +8,9 @@ noisily) raises one alert, not one per reading. State exists only while the batt
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, ClassVar, Self
+from typing import ClassVar, Self
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from schemas.alerts import AlertType, Severity, SubjectKind
 from schemas.events import BraceletReading, Event, Wearer
@@ -18,6 +18,7 @@ from streams.rules.rule import (
     Clearance,
     Explanation,
     Finding,
+    Fraction,
     Outcome,
     Reference,
     Rule,
@@ -29,8 +30,6 @@ from streams.rules.rule import (
 
 WEARER_EN = {Wearer.ELDERLY: "elderly wearer", Wearer.CHILD: "child", Wearer.PET: "pet"}
 WEARER_ZH = {Wearer.ELDERLY: "老人", Wearer.CHILD: "儿童", Wearer.PET: "宠物"}
-
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class LowBatteryConfig(RuleConfig):

@@ -14,6 +14,7 @@ from streams.rules.rule import (
     Rule,
     RuleConfig,
     RuleState,
+    SuppressMinutes,
     evidence_of,
     hhmm,
 )
@@ -23,7 +24,7 @@ WEARER_ZH = {Wearer.ELDERLY: "老人", Wearer.CHILD: "儿童", Wearer.PET: "宠�
 
 
 class BraceletSosConfig(RuleConfig):
-    suppress_minutes: float = 0.0
+    suppress_minutes: SuppressMinutes = 0.0
     """A press after an officer resolved the last one is a new call for help, never muted."""
 
 

@@ -10,11 +10,11 @@ from abc import abstractmethod
 from typing import ClassVar
 
 from schemas.events import CameraAnalytics, CameraAnalyticsKind, Event
-from streams.rules.rule import Finding, Outcome, Reference, Rule, RuleConfig, RuleState
+from streams.rules.rule import Finding, Fraction, Outcome, Reference, Rule, RuleConfig, RuleState
 
 
 class CameraDetectionConfig(RuleConfig):
-    min_confidence: float = 0.6
+    min_confidence: Fraction = 0.6
 
 
 class CameraDetectionRule(Rule[RuleState, CameraDetectionConfig]):

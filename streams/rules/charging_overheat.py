@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from statistics import median
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -35,19 +35,20 @@ from streams.rules.rule import (
     Rule,
     RuleConfig,
     RuleState,
+    SuppressMinutes,
     evidence_of,
     hhmm,
 )
 
 
 class ChargingOverheatConfig(RuleConfig):
-    max_temperature_c: float = 60.0
-    max_rise_c_per_min: float = 5.0
-    rise_window_s: float = 120.0
-    default_rated_current_a: float = 10.0
+    max_temperature_c: Annotated[float, Field(ge=30, le=100)] = 60.0
+    max_rise_c_per_min: Annotated[float, Field(ge=0.5, le=30)] = 5.0
+    rise_window_s: Annotated[float, Field(ge=30, le=900)] = 120.0
+    default_rated_current_a: Annotated[float, Field(ge=1, le=32)] = 10.0
     """For slots whose reference record carries no rating."""
-    clear_after_minutes: float = 10.0
-    suppress_minutes: float = 0.0
+    clear_after_minutes: Annotated[float, Field(ge=1, le=240)] = 10.0
+    suppress_minutes: SuppressMinutes = 0.0
     """A slot heating up again after it cooled down must ring again; findings mark onsets
     only, so there is no flood to hold back."""
 

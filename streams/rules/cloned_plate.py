@@ -50,10 +50,10 @@ KEPT = 24
 
 
 class ClonedPlateConfig(RuleConfig):
-    max_speed_kmh: Annotated[float, Field(gt=0)] = 120.0
-    min_distance_km: Annotated[float, Field(gt=0)] = 1.0
-    max_inside_hours: Annotated[float, Field(gt=0)] = 12.0
-    window_hours: Annotated[float, Field(gt=0)] = 24.0
+    max_speed_kmh: Annotated[float, Field(ge=30, le=300)] = 120.0
+    min_distance_km: Annotated[float, Field(ge=0.1, le=100)] = 1.0
+    max_inside_hours: Annotated[float, Field(ge=1, le=168)] = 12.0
+    window_hours: Annotated[float, Field(ge=1, le=168)] = 24.0
 
 
 class Sighting(BaseModel):

@@ -24,7 +24,9 @@ start is reported once the limit has passed.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import Annotated, ClassVar
+
+from pydantic import Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
 from schemas.events import DeviceKind, DeviceTelemetry, Event
@@ -38,6 +40,7 @@ from streams.rules.rule import (
     Rule,
     RuleConfig,
     RuleState,
+    SuppressMinutes,
     hhmm,
 )
 
@@ -63,8 +66,8 @@ KIND_ZH = {
 
 
 class DeviceOfflineConfig(RuleConfig):
-    offline_minutes: float = 5.0
-    high_kinds: tuple[DeviceKind, ...] = (
+    offline_minutes: Annotated[float, Field(ge=1, le=1440)] = 5.0
+    high_kinds: Annotated[tuple[DeviceKind, ...], Field(max_length=len(DeviceKind))] = (
         DeviceKind.FENCE_CONTROLLER,
         DeviceKind.CAMERA,
         DeviceKind.SMOKE_DETECTOR,
@@ -72,7 +75,7 @@ class DeviceOfflineConfig(RuleConfig):
     )
     """High severity: each is the only eye on its danger (perimeter, video, fire, SOS path).
     Other kinds (doors, charging sheds) are medium: their silence loses records, not sight."""
-    suppress_minutes: float = 0.0
+    suppress_minutes: SuppressMinutes = 0.0
 
 
 class DeviceState(RuleState):

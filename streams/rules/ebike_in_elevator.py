@@ -13,13 +13,14 @@ from streams.rules.camera_detection import CameraDetectionConfig, CameraDetectio
 from streams.rules.rule import (
     Explanation,
     Finding,
+    Fraction,
     evidence_of,
     hhmm,
 )
 
 
 class EbikeInElevatorConfig(CameraDetectionConfig):
-    min_confidence: float = 0.6
+    min_confidence: Fraction = 0.6
 
 
 class EbikeInElevatorRule(CameraDetectionRule):

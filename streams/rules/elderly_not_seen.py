@@ -12,7 +12,9 @@ threshold, is forgotten.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import Annotated, ClassVar
+
+from pydantic import Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
 from schemas.events import DoorAccess, Event, FaceCapture
@@ -33,8 +35,8 @@ from streams.rules.visitor_gallery import camera_place
 
 
 class ElderlyNotSeenConfig(RuleConfig):
-    min_age: int = 70
-    not_seen_hours: float = 24.0
+    min_age: Annotated[int, Field(ge=50, le=100)] = 70
+    not_seen_hours: Annotated[float, Field(ge=4, le=168)] = 24.0
 
 
 class ElderlyState(RuleState):

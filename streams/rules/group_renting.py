@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, time, timedelta
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -43,11 +43,11 @@ from streams.rules.visitor_gallery import FaceMatchConfig, VisitorGallery, liste
 
 
 class GroupRentingConfig(FaceMatchConfig):
-    min_people: int = 8
-    night_start_hour: int = 22
-    night_end_hour: int = 6
-    min_nights: int = 3
-    nights_window_days: int = 7
+    min_people: Annotated[int, Field(ge=3, le=50)] = 8
+    night_start_hour: Annotated[int, Field(ge=0, le=23)] = 22
+    night_end_hour: Annotated[int, Field(ge=0, le=23)] = 6
+    min_nights: Annotated[int, Field(ge=1, le=31)] = 3
+    nights_window_days: Annotated[int, Field(ge=1, le=31)] = 7
 
 
 class Night(BaseModel):

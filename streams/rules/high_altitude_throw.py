@@ -15,13 +15,14 @@ from streams.rules.camera_detection import CameraDetectionConfig, CameraDetectio
 from streams.rules.rule import (
     Explanation,
     Finding,
+    Fraction,
     evidence_of,
     hhmm,
 )
 
 
 class HighAltitudeThrowConfig(CameraDetectionConfig):
-    min_confidence: float = 0.5
+    min_confidence: Fraction = 0.5
 
 
 class HighAltitudeThrowRule(CameraDetectionRule):

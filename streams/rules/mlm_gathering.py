@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -28,6 +28,7 @@ from schemas.events import Event, FaceCapture
 from streams.rules.rule import (
     Explanation,
     Finding,
+    Fraction,
     Outcome,
     Reference,
     Rule,
@@ -40,12 +41,12 @@ from streams.rules.visitor_gallery import FaceMatchConfig, VisitorGallery, liste
 
 
 class MlmGatheringConfig(FaceMatchConfig):
-    min_visitors: int = 15
-    min_days: int = 3
-    days_window: int = 5
-    arrival_share: float = 0.6
-    arrival_window_hours: float = 2.0
-    min_repeat_visitors: int = 5
+    min_visitors: Annotated[int, Field(ge=2, le=200)] = 15
+    min_days: Annotated[int, Field(ge=1, le=31)] = 3
+    days_window: Annotated[int, Field(ge=1, le=31)] = 5
+    arrival_share: Fraction = 0.6
+    arrival_window_hours: Annotated[float, Field(ge=0.25, le=24)] = 2.0
+    min_repeat_visitors: Annotated[int, Field(ge=0, le=200)] = 5
 
 
 class VisitDay(BaseModel):

@@ -37,7 +37,7 @@ TICK = timedelta(milliseconds=1)
 
 
 class OverstayVehicleConfig(RuleConfig):
-    max_stay_hours: Annotated[float, Field(gt=0)] = 24.0
+    max_stay_hours: Annotated[float, Field(ge=1, le=720)] = 24.0
 
 
 class StayState(RuleState):

@@ -14,7 +14,7 @@ then there is no state at all, so the lookup misses and nothing is written.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -36,6 +36,7 @@ from streams.rules.rule import (
     Rule,
     RuleConfig,
     RuleState,
+    SuppressMinutes,
     evidence_of,
     hhmm,
 )
@@ -58,8 +59,8 @@ ALARM_ZH = {
 
 
 class PerimeterIntrusionConfig(RuleConfig):
-    attach_minutes: float = 2.0
-    suppress_minutes: float = 0.0
+    attach_minutes: Annotated[float, Field(ge=0, le=30)] = 2.0
+    suppress_minutes: SuppressMinutes = 0.0
     """A climber after a resolved alarm is a new intrusion: never muted."""
 
 

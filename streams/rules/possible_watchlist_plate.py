@@ -33,6 +33,7 @@ from schemas.events import Direction, Event, VehiclePassage
 from streams.rules.rule import (
     Explanation,
     Finding,
+    Fraction,
     Outcome,
     Reference,
     Rule,
@@ -61,7 +62,7 @@ class PossibleWatchlistPlateConfig(RuleConfig):
     substituted, missing or extra."""
     confusions: bool = True
     """Whether OCR-confusable characters count as the same character."""
-    min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    min_confidence: Fraction = 0.0
     """Reads the camera is less sure of than this are ignored."""
 
 

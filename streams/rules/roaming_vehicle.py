@@ -40,12 +40,12 @@ from streams.rules.rule import (
 
 
 class RoamingVehicleConfig(RuleConfig):
-    min_communities: Annotated[int, Field(ge=2)] = 3
-    window_hours: Annotated[float, Field(gt=0)] = 2.0
+    min_communities: Annotated[int, Field(ge=2, le=50)] = 3
+    window_hours: Annotated[float, Field(ge=0.25, le=24)] = 2.0
     night_start_hour: Annotated[int, Field(ge=0, le=23)] = 0
     night_end_hour: Annotated[int, Field(ge=0, le=24)] = 5
-    min_nights: Annotated[int, Field(ge=2)] = 3
-    nights_window_days: Annotated[int, Field(ge=1)] = 7
+    min_nights: Annotated[int, Field(ge=2, le=31)] = 3
+    nights_window_days: Annotated[int, Field(ge=1, le=31)] = 7
 
 
 class Entry(BaseModel):

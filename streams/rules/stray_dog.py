@@ -38,8 +38,8 @@ alerted) keeps a small state; explanations then say "48+"."""
 
 class StrayDogConfig(RuleConfig):
     min_sightings: Annotated[int, Field(ge=1, le=MAX_KEPT)] = 3
-    window_hours: float = 24.0
-    same_dog_minutes: float = 5.0
+    window_hours: Annotated[float, Field(ge=1, le=168)] = 24.0
+    same_dog_minutes: Annotated[float, Field(ge=0, le=60)] = 5.0
 
 
 class Sighting(BaseModel):

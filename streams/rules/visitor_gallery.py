@@ -17,9 +17,10 @@ import base64
 import hashlib
 import re
 from collections.abc import Collection, Sequence
+from typing import Annotated
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from streams.rules.rule import Reference, RuleConfig, sample
 
@@ -33,7 +34,7 @@ UNIT_DOOR = re.compile(r"-b\d+-u\d+$")
 
 
 class FaceMatchConfig(RuleConfig):
-    similarity_threshold: float = 0.4
+    similarity_threshold: Annotated[float, Field(ge=0.1, le=0.9)] = 0.4
     """Cosine at which two captures are one face: the match threshold of the district's 128-d
     face recogniser (from the face model's config), not a rule choice."""
 

@@ -25,14 +25,15 @@ from streams.rule_settings import (
     rule_named,
     with_overrides,
 )
+from streams.rules.bracelet_sos import BraceletSosRule
 from streams.rules.rule import Outcome, Reference, Rule, RuleConfig, RuleState
 
 AT = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
 
 class SpeedConfig(RuleConfig):
-    max_speed_kmh: float = Field(default=120.0, gt=0)
-    gates: list[str] = Field(default_factory=list)
+    max_speed_kmh: float = Field(default=120.0, ge=1, le=300)
+    gates: list[str] = Field(default_factory=list, max_length=5)
 
 
 class SpeedRule(Rule[RuleState, SpeedConfig]):
@@ -121,7 +122,7 @@ def test_merging_keeps_the_communitys_other_overrides_and_stores_validated_value
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"max_speed_kmh": -5}, "speed: max_speed_kmh: Input should be greater than 0"),
+        ({"max_speed_kmh": -5}, r"speed: max_speed_kmh must be at least 1 \(got -5\)"),
         ({"max_speed_kmh": "fast"}, "speed: max_speed_kmh: Input should be a valid number"),
         ({"gates": "g1"}, "speed: gates: Input should be a valid list"),
         ({"max_sped": 90}, "speed has no parameter\\(s\\) max_sped; its parameters: enabled, "),
@@ -222,7 +223,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> dict[str, RuleSettings]:
     FakePublisher.published = []
     monkeypatch.setattr(cli, "read_rule_settings", read)
     monkeypatch.setattr(cli, "publish_now", FakePublisher.publish_now)
-    monkeypatch.setattr(cli, "all_rules", lambda: [RULE])
+    monkeypatch.setattr(cli, "all_rules", lambda: [RULE, BraceletSosRule()])
     monkeypatch.setenv("USER", "wang.officer")
     return stored
 
@@ -241,7 +242,7 @@ def test_set_merges_and_publishes(offline: dict[str, RuleSettings]) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--community", "c01", "speed", "max_speed_kmh=0"], "max_speed_kmh: Input should be"),
+        (["--community", "c01", "speed", "max_speed_kmh=0"], "max_speed_kmh must be at least 1"),
         (["--community", "c01", "speed", "limit=3"], "speed has no parameter(s) limit"),
         (["--community", "c01", "sped", "max_speed_kmh=3"], "unknown rule 'sped'"),
         (["--community", "atlantis", "speed", "max_speed_kmh=3"], "unknown community id"),
@@ -285,8 +286,14 @@ def test_show_json_lists_every_level(offline: dict[str, RuleSettings]) -> None:
         "default": [],
         "source": "community",
         "community": ["g1"],
+        "minimum": None,
+        "maximum": None,
+        "max_items": 5,
     }
-    assert speed["parameters"]["max_speed_kmh"]["source"] == "default"
+    max_speed = speed["parameters"]["max_speed_kmh"]
+    assert (max_speed["source"], max_speed["minimum"], max_speed["maximum"]) == ("default", 1, 300)
+    suppress = document["rules"]["bracelet_sos"]["parameters"]["suppress_minutes"]
+    assert (suppress["minimum"], suppress["maximum"]) == (0, 10080)
 
 
 def test_show_as_a_table(offline: dict[str, RuleSettings]) -> None:
@@ -294,5 +301,85 @@ def test_show_as_a_table(offline: dict[str, RuleSettings]) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "speed → CLONED_PLATE"
-    assert lines[1].split() == ["parameter", "value", "default", "district", "*", "c01"]
-    assert any(line.split() == ["gates", '["g1"]', "[]", "·", '["g1"]'] for line in lines)
+    assert lines[1].split() == ["parameter", "value", "default", "district", "*", "c01", "bounds"]
+    assert lines[2].split() == ["enabled", "true", "true", "·", "·"]
+    assert any(
+        line.split() == ["gates", '["g1"]', "[]", "·", '["g1"]', "≤5", "items"] for line in lines
+    )
+    assert any(
+        line.split() == ["max_speed_kmh", "120.0", "120.0", "·", "·", "1..300"] for line in lines
+    )
+    assert any(line.split()[0::5] == ["suppress_minutes", "0..10080"] for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("max_speed_kmh=1e300", "speed: max_speed_kmh must be at most 300 (got 1e+300)"),
+        ("max_speed_kmh=NaN", "speed: max_speed_kmh must be a finite number (got 'NaN')"),
+        ("suppress_minutes=20000", "speed: suppress_minutes must be at most 10080 (got 20000)"),
+        ('gates=["a","b","c","d","e","f"]', "speed: gates must have at most 5 items (got 6)"),
+    ],
+)
+def test_set_refuses_values_out_of_bounds_naming_the_bound(
+    offline: dict[str, RuleSettings], assignment: str, message: str
+) -> None:
+    result = CliRunner().invoke(cli.rules, ["set", "--community", "c01", "speed", assignment])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == message
+    assert FakePublisher.published == []
+
+
+def test_switching_off_a_safety_rule_needs_the_flag(offline: dict[str, RuleSettings]) -> None:
+    runner = CliRunner()
+    args = ["set", "--community", "c01", "bracelet_sos", "enabled=false"]
+    refused = runner.invoke(cli.rules, args)
+    assert refused.exit_code == 2
+    assert refused.stderr.strip() == (
+        "bracelet_sos is a safety rule (BRACELET_SOS): for c01, enabled=false switches it off; "
+        "repeat with --confirm-safety-off if that is intended"
+    )
+    assert FakePublisher.published == []
+
+    confirmed = runner.invoke(cli.rules, [*args, "--confirm-safety-off"])
+    assert confirmed.exit_code == 0, confirmed.output
+    [record] = FakePublisher.published
+    assert record.rules["bracelet_sos"] == {"enabled": False}
+    assert record.updated_by == "wang.officer"
+    assert "recorded as updated_by=wang.officer" in confirmed.stderr
+
+
+def test_muting_a_safety_rule_needs_the_flag_but_other_changes_do_not(
+    offline: dict[str, RuleSettings],
+) -> None:
+    runner = CliRunner()
+    muted = runner.invoke(
+        cli.rules, ["set", "--community", "*", "bracelet_sos", "suppress_minutes=60"]
+    )
+    assert muted.exit_code == 2
+    assert "suppress_minutes=60 mutes a subject's next alert" in muted.stderr
+    plain = runner.invoke(cli.rules, ["set", "--community", "c01", "speed", "enabled=false"])
+    assert plain.exit_code == 0, plain.output
+    assert len(FakePublisher.published) == 1
+
+
+def test_a_reset_that_would_inherit_a_switched_off_district_needs_the_flag(
+    offline: dict[str, RuleSettings],
+) -> None:
+    offline.update(
+        _settings(
+            district={"bracelet_sos": {"enabled": False}},
+            c01={"bracelet_sos": {"enabled": True}, "speed": {"gates": ["g1"]}},
+        )
+    )
+    runner = CliRunner()
+    refused = runner.invoke(cli.rules, ["reset", "--community", "c01"])
+    assert refused.exit_code == 2
+    assert "it would inherit the district's values: enabled=false" in refused.stderr
+    assert runner.invoke(cli.rules, ["reset", "--community", "c01", "speed"]).exit_code == 0
+    confirmed = runner.invoke(cli.rules, ["reset", "--community", "c01", "--confirm-safety-off"])
+    assert confirmed.exit_code == 0, confirmed.output
+    assert [record.rules for record in FakePublisher.published] == [
+        {"bracelet_sos": {"enabled": True}},
+        {},
+    ]

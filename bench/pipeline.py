@@ -66,6 +66,7 @@ from schemas.events import Event, Record, VehiclePassage, utc_now
 from schemas.reference import DISTRICT_DEFAULT, RuleSettings
 from schemas.topics import (
     ALERTS,
+    ALERTS_BY_PLATE,
     DEAD_LETTERS,
     EVENT_TOPICS,
     PASSAGES_BY_PLATE,
@@ -78,7 +79,7 @@ from streams.rules.watchlist_plate import WatchlistPlateRule
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 EVENT_TABLES = [str(t.table) for t in EVENT_TOPICS]
-WORKER_OUTPUTS = (ALERTS, DEAD_LETTERS, PASSAGES_BY_PLATE)
+WORKER_OUTPUTS = (ALERTS, DEAD_LETTERS, PASSAGES_BY_PLATE, ALERTS_BY_PLATE)
 BASELINE_GROUP = "pingan-bench-baseline"
 SKELETON_RULE = WatchlistPlateRule.name
 ALL_VS_SKELETON_TARGET = 0.70

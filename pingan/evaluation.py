@@ -34,7 +34,7 @@ from pingan.stack import kafka
 from pingan.warehouse import open_warehouse
 from schemas.alerts import Alert, AlertType
 from schemas.events import utc_now
-from schemas.topics import ALERTS, EVENT_TOPICS, PASSAGES_BY_PLATE
+from schemas.topics import ALERTS, ALERTS_BY_PLATE, EVENT_TOPICS, PASSAGES_BY_PLATE
 from streams.engine import changelog_topics
 from streams.rules.catalogue import all_rules
 
@@ -190,9 +190,10 @@ def _run_worker_until_caught_up(settings: Settings, bootstrap: str, progress: Pr
 def _wait_caught_up(
     bootstrap: str, worker: subprocess.Popen[bytes], log_path: Path, progress: Progress
 ) -> None:
-    """Caught up = nothing left on the events, the re-keyed passages and the alerts, twice
-    in a row (alerts raised by the last batch must be written too)."""
-    topics = [*EVENT_TOPICS, PASSAGES_BY_PLATE, ALERTS]
+    """Caught up = nothing left on the events, the alerts and what the worker re-keys onto
+    itself (passages, plate alerts), twice in a row (alerts raised by the last batch must be
+    written too)."""
+    topics = [*EVENT_TOPICS, PASSAGES_BY_PLATE, ALERTS, ALERTS_BY_PLATE]
     quiet = 0
     last_report = time.monotonic()
     while quiet < 2:

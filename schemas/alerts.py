@@ -103,6 +103,8 @@ class Alert(Record):
     source_received_at: Timestamp
     resolved_at: Timestamp | None = None
     note: str | None = None
+    assigned_to: str | None = None
+    """Who an officer assigned the alert to; kept by the rule's later updates."""
 
     def row(self) -> dict[str, Any]:
         row = self.model_dump()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from schemas.alerts import Alert, WatchlistFace, WatchlistPlate
+from schemas.audit import AlertAction, AuditEntry
 from schemas.commands import DeviceCommand
 from schemas.credentials import DeviceCredential
 from schemas.events import (
@@ -154,6 +155,19 @@ PASSAGES_BY_PLATE = Topic(
 )
 """Passages re-keyed by plate, so one worker sees a plate's passages in every community."""
 
+ALERTS_BY_PLATE = Topic(
+    name="pingan.rules.alerts-by-plate",
+    key="plate",
+    partitions=PASSAGES_BY_PLATE.partitions,
+    retention=timedelta(days=7),
+    record=Alert,
+    table=None,
+)
+"""Versions of plate-keyed alerts (CLONED_PLATE, ROAMING_VEHICLE) from `pingan.alerts`,
+re-keyed by plate like the passages: the plate rules' alert book lives in the partitions of
+the plate, not of the alert's community, so an officer's acknowledgement, resolve or
+assignment reaches that book only through here (issue 13)."""
+
 PARKING_SESSIONS = Topic(
     name="pingan.parking.sessions",
     key="community_id",
@@ -184,6 +198,26 @@ BIOMETRIC_SEARCHES = Topic(
 )
 """Every face search against the gallery, attributed to its operator (see schemas/faces.py)."""
 
+AUDIT_LOG = Topic(
+    name="pingan.audit.log",
+    key="actor",
+    partitions=1,
+    retention=timedelta(days=30),
+    record=AuditEntry,
+    table="audit_log",
+)
+"""Every sensitive API call: who, when, what, why (see schemas/audit.py)."""
+
+ALERT_ACTIONS = Topic(
+    name="pingan.alert-actions",
+    key="community_id",
+    partitions=3,
+    retention=timedelta(days=30),
+    record=AlertAction,
+    table="alert_actions",
+)
+"""Officers' acknowledgements, assignments and resolves: each alert's history."""
+
 EVENT_TOPICS: tuple[Topic, ...] = (
     VEHICLE_PASSAGES,
     DOOR_ACCESS,
@@ -205,13 +239,14 @@ REFERENCE_TOPICS: tuple[Topic, ...] = (
     PARKING_PASSES,
     DEVICE_CREDENTIALS,
 )
-AUDIT_TOPICS: tuple[Topic, ...] = (DEVICE_COMMANDS, BIOMETRIC_SEARCHES)
+AUDIT_TOPICS: tuple[Topic, ...] = (DEVICE_COMMANDS, BIOMETRIC_SEARCHES, AUDIT_LOG, ALERT_ACTIONS)
 ALL_TOPICS: tuple[Topic, ...] = (
     *EVENT_TOPICS,
     ALERTS,
     DEAD_LETTERS,
     *REFERENCE_TOPICS,
     PASSAGES_BY_PLATE,
+    ALERTS_BY_PLATE,
     PARKING_SESSIONS,
     *AUDIT_TOPICS,
     FACE_GALLERY,

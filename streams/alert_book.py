@@ -93,8 +93,13 @@ class AlertBook:
         return alert
 
     def officer_update(self, alert: Alert) -> None:
-        """An officer acknowledged or resolved an alert: later updates keep that status, and
-        a resolve starts the suppression window. Older versions (our own echoes) change nothing.
+        """An officer acknowledged, resolved or (re)assigned an alert: later updates keep its
+        status, note and assignee, and a resolve starts the suppression window.
+
+        Any version of an alert may be offered: only one newer than the book's that changes
+        the status or the assignee is an officer's. Our own echoes are never newer, and the
+        officer's fields are copied onto the book's version, so what the rule has counted
+        since the officer looked (count, evidence) is not lost.
         """
         key = self.key(alert.alert_type, alert.community_id, alert.subject)
         current = self.entries.get(key)
@@ -102,13 +107,14 @@ class AlertBook:
             current is None
             or current.alert_id != alert.alert_id
             or alert.updated_at <= current.updated_at
-            or alert.status is current.status
+            or (alert.status is current.status and alert.assigned_to == current.assigned_to)
         ):
             return
         self.entries[key] = current.model_copy(
             update={
                 "status": alert.status,
                 "note": alert.note,
+                "assigned_to": alert.assigned_to,
                 "resolved_at": alert.resolved_at,
                 "updated_at": alert.updated_at,
             }

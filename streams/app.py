@@ -14,11 +14,12 @@ from faust.types import EventT
 from ingest.reference import community_ids
 from pingan.settings import Settings
 from pingan.warehouse import Warehouse
-from schemas.alerts import Alert, AlertStatus
+from schemas.alerts import Alert
 from schemas.codec import encode
 from schemas.events import Event, VehiclePassage
 from schemas.topics import (
     ALERTS,
+    ALERTS_BY_PLATE,
     AUDIT_TOPICS,
     BRACELET_READINGS,
     DEAD_LETTERS,
@@ -44,7 +45,6 @@ from streams.staged_writes import StagedWrites
 
 log = logging.getLogger(__name__)
 
-OFFICER_STATUSES = frozenset({AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED})
 FORWARDED_FROM = "pingan-forwarded-from-partition"
 URGENT_TOPICS = frozenset({PERIMETER_ALARMS.name, BRACELET_READINGS.name})
 """A fence alarm or an SOS must reach the officer's phone within a second: these topics
@@ -93,6 +93,7 @@ class Pipeline:
         self._settings_version = -1
         self.dead_letter_topic = self.topic(DEAD_LETTERS)
         self.by_plate_topic = self.topic(PASSAGES_BY_PLATE)
+        self.alerts_by_plate_topic = self.topic(ALERTS_BY_PLATE)
         lateness = timedelta(seconds=settings.rule_lateness_seconds)
         stream_gap = timedelta(seconds=settings.rule_stream_gap_seconds)
         self.community_rules = RuleEngine(
@@ -126,6 +127,7 @@ class Pipeline:
         self._register_alerts()
         self._register_dead_letters()
         self._register_plate_rules()
+        self._register_plate_officer_updates()
         for spec in (PARKING_SESSIONS, *AUDIT_TOPICS):
             self._register_record_sink(spec)
         self.app.on_partitions_assigned.connect(self._on_partitions_assigned)
@@ -176,16 +178,28 @@ class Pipeline:
         self.app.agent(self.topic(spec), name=f"events-{sink.table}")(process)
 
     def _register_alerts(self) -> None:
-        """Alerts land in ClickHouse; an officer's acknowledgement or resolve also updates the
-        book, so the rule's later updates keep that status."""
+        """Alerts land in ClickHouse; an officer's acknowledgement, resolve or assignment also
+        updates the book that holds the alert, so the rule's later updates keep it.
+
+        The community book's entries live in the partitions of the alerts' community, as this
+        topic's do, so it is updated here. The plate rules' book lives in the partitions of
+        the plate: versions of its alert types are forwarded there (`ALERTS_BY_PLATE`). Every
+        version goes, not only acknowledged or resolved ones: an assignment can change an
+        open alert, and the book tells an officer's version from its own echoes.
+        """
         sink = self._sink(ALERTS)
+        by_plate = self.plate_rules.alert_types
 
         async def write_alerts(stream: faust.StreamT[bytes]) -> None:
             async for events in self._batches(stream):
                 messages = _messages(events)
                 decoded = [sink.decode(m) for m in messages]
                 for record, source in zip(decoded, events, strict=True):
-                    if isinstance(record, Alert) and record.status in OFFICER_STATUSES:
+                    if not isinstance(record, Alert):
+                        continue
+                    if record.alert_type in by_plate:
+                        self._forward_alert_by_plate(record, source)
+                    else:
                         with acting_for(source):
                             self.community_rules.book.officer_update(record)
                 await self.staged.flush()
@@ -230,6 +244,35 @@ class Pipeline:
                 await self.plate_rules.process(arrivals)
 
         self.app.agent(self.by_plate_topic, name="rules-by-plate")(by_plate)
+
+    def _register_plate_officer_updates(self) -> None:
+        """Alert versions re-keyed by plate reach the plate rules' book; table writes go to
+        the message's partition, which is the plate's, as for the passages by plate."""
+
+        async def officer_updates(stream: faust.StreamT[bytes]) -> None:
+            async for events in self._batches(stream):
+                for source in events:
+                    try:
+                        alert = Alert.model_validate_json(source.message.value)
+                    except ValueError as exc:
+                        log.error("unreadable re-keyed alert: %s", exc)
+                        continue
+                    with acting_for(source):
+                        self.plate_rules.book.officer_update(alert)
+                await self.staged.flush()
+
+        self.app.agent(self.alerts_by_plate_topic, name="officer-updates-by-plate")(officer_updates)
+
+    def _forward_alert_by_plate(self, alert: Alert, source: EventT) -> None:
+        """Keyed by the alert's subject, the plate its passages were keyed by: the same key,
+        partition count and partitioner put it in the partition of the plate's book entry."""
+        self.staged.forward(
+            ALERTS_BY_PLATE.name,
+            ALERTS_BY_PLATE.partitions,
+            alert.subject.encode(),
+            source.message.value,
+            [],
+        )
 
     def _forward_by_plate(self, arrivals: Sequence[Arrival]) -> None:
         """The source partition travels along: the plate rules' clock is the slowest of them."""

@@ -140,15 +140,16 @@ class BookEntries:
         self._table = table
         self._changelog = changelog
         self._cache: dict[str, tuple[Alert, dict[str, int]]] = {}
-        self._source: tuple[str, int] | None = None
+        self._source: tuple[str, str, int] | None = None
 
     def fresh(self, key: str, topic: str, offset: int) -> bool:
         """False if an event at this offset already touched the entry; else it is the source
-        of the next write."""
+        of the entry's next write (when the book writes it at all: a suppressed finding does
+        not, and its offset must not stick to the next entry written, e.g. an officer's)."""
         entry = self._entry(key)
         if entry is not None and entry[1].get(topic, -1) >= offset:
             return False
-        self._source = (topic, offset)
+        self._source = (key, topic, offset)
         return True
 
     def get(self, key: str) -> Alert | None:
@@ -158,9 +159,9 @@ class BookEntries:
     def __setitem__(self, key: str, alert: Alert) -> None:
         entry = self._entry(key)
         applied = dict(entry[1]) if entry is not None else {}
-        if self._source is not None:
-            applied[self._source[0]] = self._source[1]
-            self._source = None
+        if self._source is not None and self._source[0] == key:
+            applied[self._source[1]] = self._source[2]
+        self._source = None
         self._cache[key] = (alert, applied)
         value = orjson.dumps({"alert": alert.model_dump(), "applied": applied})
         _write(self._table, self._changelog, key.encode(), value)
@@ -271,6 +272,8 @@ class RuleEngine:
         self.keying = keying
         self.global_clock = keying is Keying.PLATE
         self.rules = [r for r in rules if r.keying is keying]
+        self.alert_types = frozenset(t for r in self.rules for t in r.alert_types)
+        """The alert types in this engine's book: where an officer's version must go."""
         self.reference = reference
         self.thresholds = thresholds
         self.lateness = lateness

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from schemas.alerts import AlertStatus, AlertType, Evidence, Severity, SubjectKind
+from schemas.alerts import Alert, AlertStatus, AlertType, Evidence, Severity, SubjectKind
 from streams.alert_book import MAX_EVIDENCE, AlertBook
 from streams.rules.rule import Attachment, Clearance, Explanation, Finding
 
@@ -107,4 +107,47 @@ def _attachment(n: int) -> Attachment:
         subject="c01-fz1",
         occurred_at=T0,
         evidence=[evidence(n, T0)],
+    )
+
+
+def test_officer_assignment_is_an_officer_update_kept_by_later_updates() -> None:
+    book = AlertBook({})
+    opened = book.record(finding(1, T0), T0, T0, NO_SUPPRESSION)
+    assert opened is not None
+    assigned = Alert.model_validate(
+        opened.model_dump() | {"assigned_to": "officer-7", "updated_at": T0 + timedelta(seconds=5)}
+    )
+    book.officer_update(assigned)  # same status, new assignee, newer: the officer's step
+    book.officer_update(opened)  # our own older echo changes nothing
+    later = book.record(finding(2, T0 + timedelta(minutes=1)), T0, T0, NO_SUPPRESSION)
+    assert later is not None
+    assert later.status is AlertStatus.OPEN and later.count == 2
+    assert later.assigned_to == "officer-7"
+    assert later.updated_at > assigned.updated_at
+
+
+def test_officer_acknowledgement_carries_its_note_and_assignee() -> None:
+    book = AlertBook({})
+    opened = book.record(finding(1, T0), T0, T0, NO_SUPPRESSION)
+    assert opened is not None
+    acked = Alert.model_validate(
+        opened.model_dump()
+        | {
+            "status": AlertStatus.ACKNOWLEDGED,
+            "note": "patrol sent",
+            "assigned_to": "officer-7",
+            "updated_at": T0 + timedelta(seconds=5),
+        }
+    )
+    book.officer_update(acked)
+    unassigned = Alert.model_validate(
+        acked.model_dump() | {"assigned_to": None, "updated_at": T0 + timedelta(seconds=3)}
+    )
+    book.officer_update(unassigned)  # older than what the book holds: ignored
+    later = book.record(finding(2, T0 + timedelta(minutes=1)), T0, T0, NO_SUPPRESSION)
+    assert later is not None
+    assert (later.status, later.note, later.assigned_to) == (
+        AlertStatus.ACKNOWLEDGED,
+        "patrol sent",
+        "officer-7",
     )

@@ -1,7 +1,8 @@
 """Validated search criteria, shared by the ClickHouse queries and the live alert feed.
 
 Validation happens once, here, so that every resolver rejects the same mistakes with the
-same message before any query runs or any subscription starts.
+same message before any query runs or any subscription starts. The caller's communities and
+visible alert types are folded in here too, so they become part of every query's SQL.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from graphql_api.access import Caller
 from graphql_api.errors import InvalidArgument
 from schemas.alerts import Alert, AlertStatus, AlertType, Severity, SubjectKind
 from schemas.events import normalise_plate
@@ -46,19 +48,6 @@ class TimeWindow:
         )
 
 
-def checked_communities(
-    community_ids: Iterable[str] | None, known: Collection[str]
-) -> frozenset[str] | None:
-    """None means every community; an empty list is refused rather than guessed at."""
-    chosen = _checked_choice("communityIds", community_ids)
-    if chosen is None:
-        return None
-    unknown = sorted(chosen - set(known))
-    if unknown:
-        raise InvalidArgument(f"unknown community id(s): {', '.join(unknown)}")
-    return chosen
-
-
 def checked_plate(plate: str) -> str:
     """The plate as gate cameras and the watchlist store it (see normalise_plate)."""
     normalised = normalise_plate(plate)
@@ -92,6 +81,7 @@ class AlertCriteria:
     @classmethod
     def checked(
         cls,
+        caller: Caller,
         known_communities: Collection[str],
         *,
         community_ids: Iterable[str] | None = None,
@@ -103,8 +93,8 @@ class AlertCriteria:
         until: datetime | None = None,
     ) -> AlertCriteria:
         return cls(
-            community_ids=checked_communities(community_ids, known_communities),
-            types=_checked_choice("types", types),
+            community_ids=caller.scope(community_ids, known_communities),
+            types=caller.visible_types(_checked_choice("types", types)),
             severities=_checked_choice("severities", severities),
             statuses=_checked_choice("statuses", statuses),
             subject_kinds=_checked_choice("subjectKinds", subject_kinds),
@@ -134,6 +124,7 @@ class PassageCriteria:
     @classmethod
     def checked(
         cls,
+        caller: Caller,
         known_communities: Collection[str],
         *,
         plate: str | None = None,
@@ -143,7 +134,7 @@ class PassageCriteria:
     ) -> PassageCriteria:
         return cls(
             plate=None if plate is None else checked_plate(plate),
-            community_ids=checked_communities(community_ids, known_communities),
+            community_ids=caller.scope(community_ids, known_communities),
             occurred=TimeWindow.checked(since, until),
         )
 

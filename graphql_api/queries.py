@@ -16,7 +16,9 @@ import orjson
 
 from graphql_api.criteria import AlertCriteria, PassageCriteria, TimeWindow
 from graphql_api.errors import QueryFailed
+from graphql_api.limits import ReadLimits
 from graphql_api.pagination import Cursor, Page, PageRequest
+from graphql_api.types import AlertStep
 from pingan.warehouse import Warehouse, WarehouseError
 from schemas.alerts import Alert
 from schemas.events import VehiclePassage
@@ -34,6 +36,23 @@ PASSAGE_COLUMNS = (
     "event_id, community_id, occurred_at, received_at, schema_version, plate, plate_colour, "
     "direction, gate_id, camera_id, confidence, snapshot_ref"
 )
+EVENT_KEY = "community_id, occurred_at, event_id"
+"""The event tables' ORDER BY: what ReplacingMergeTree (and FINAL) collapses versions by."""
+NEWEST_VERSION_FIRST = "_block_number DESC, _block_offset DESC"
+"""Later writes first: a part's block number grows with every insert and a merge keeps its
+parts' lowest, so among one key's stored versions the last one written sorts first (within
+one insert ClickHouse has already kept only the last)."""
+LATEST_VERSION = f"LIMIT 1 BY {EVENT_KEY}"
+"""After `ORDER BY …, NEWEST_VERSION_FIRST`: each event once, in the version FINAL keeps.
+
+FINAL never reads a projection, so lookups ordered by a projection (plate, person: migration
+0015) read without it and keep the latest version this way. Filters are on the looked-up
+column and on key columns, which all versions of an event share, so this is FINAL's answer
+unless a later version of an event changed the looked-up value itself (a re-matched face,
+a corrected plate): then the earlier version still answers for the old value until
+ClickHouse merges the two parts."""
+LATEST_KEYS = f"uniqExact({EVENT_KEY})"
+"""How many events, each counted once however many versions are stored."""
 
 
 @dataclass
@@ -48,10 +67,14 @@ class Conditions:
         self.params[column] = value
 
     def one_of(self, column: str, values: Iterable[str] | None) -> None:
-        """`column IN (...)` with one numbered parameter per value; both backends accept it."""
+        """`column IN (...)` with one numbered parameter per value; both backends accept it.
+        An empty choice matches nothing (a caller narrowed to no visible value)."""
         if values is None:
             return
         chosen = sorted(values)
+        if not chosen:
+            self.clauses.append("0")
+            return
         names = [f"{column}_{i}" for i in range(len(chosen))]
         self.params.update(zip(names, chosen, strict=True))
         self.clauses.append(f"{column} IN ({', '.join(f'{{{n}:String}}' for n in names)})")
@@ -79,13 +102,21 @@ class Conditions:
         return f"WHERE {' AND '.join(self.clauses)}" if self.clauses else ""
 
 
-async def fetch(warehouse: Warehouse, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Run a query; ClickHouse's message goes to the log, the client sees QueryFailed."""
-    try:
-        return await warehouse.aquery(sql, params)
-    except WarehouseError as exc:
-        log.error("warehouse query failed: %s", exc)
-        raise QueryFailed from None
+class WarehouseReader:
+    """The API's only way into the warehouse: every read carries ClickHouse's own time and
+    memory limits, runs behind the pipeline's writes, and fails as QueryFailed (the
+    server's message goes to the log, never to the client)."""
+
+    def __init__(self, warehouse: Warehouse, limits: ReadLimits) -> None:
+        self._warehouse = warehouse
+        self._settings = limits.settings_clause
+
+    async def rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            return await self._warehouse.aread(sql + self._settings, params)
+        except WarehouseError as exc:
+            log.error("warehouse query failed: %s", exc)
+            raise QueryFailed from None
 
 
 def alert_conditions(criteria: AlertCriteria) -> Conditions:
@@ -100,13 +131,12 @@ def alert_conditions(criteria: AlertCriteria) -> Conditions:
 
 
 async def alerts_page(
-    warehouse: Warehouse, criteria: AlertCriteria, request: PageRequest
+    reader: WarehouseReader, criteria: AlertCriteria, request: PageRequest
 ) -> Page[Alert]:
     """Current alert states, newest first. FINAL collapses superseded versions."""
     conditions = alert_conditions(criteria)
     conditions.older_than("first_seen", "alert_id", request.after)
-    rows = await fetch(
-        warehouse,
+    rows = await reader.rows(
         f"SELECT {ALERT_COLUMNS} FROM alerts FINAL {conditions.where} "
         "ORDER BY first_seen DESC, alert_id DESC LIMIT {limit:UInt32}",
         conditions.params | {"limit": request.limit},
@@ -114,19 +144,21 @@ async def alerts_page(
     return Page.from_rows([alert_from_row(row) for row in rows], request)
 
 
-async def count_alerts(warehouse: Warehouse, criteria: AlertCriteria) -> int:
+async def count_alerts(reader: WarehouseReader, criteria: AlertCriteria) -> int:
     conditions = alert_conditions(criteria)
-    rows = await fetch(
-        warehouse, f"SELECT count() AS n FROM alerts FINAL {conditions.where}", conditions.params
+    rows = await reader.rows(
+        f"SELECT count() AS n FROM alerts FINAL {conditions.where}", conditions.params
     )
     return int(rows[0]["n"])
 
 
-async def alert_by_id(warehouse: Warehouse, alert_id: str) -> Alert | None:
-    conditions = Conditions()
+async def alert_by_id(
+    reader: WarehouseReader, alert_id: str, criteria: AlertCriteria
+) -> Alert | None:
+    """The alert, if it exists within `criteria` (the caller's communities and types)."""
+    conditions = alert_conditions(criteria)
     conditions.equals("alert_id", alert_id)
-    rows = await fetch(
-        warehouse,
+    rows = await reader.rows(
         f"SELECT {ALERT_COLUMNS} FROM alerts FINAL {conditions.where} LIMIT 1",
         conditions.params,
     )
@@ -143,30 +175,51 @@ def passage_conditions(criteria: PassageCriteria) -> Conditions:
 
 
 async def passages_page(
-    warehouse: Warehouse, criteria: PassageCriteria, request: PageRequest
+    reader: WarehouseReader, criteria: PassageCriteria, request: PageRequest
 ) -> Page[VehiclePassage]:
-    """Passages newest first; FINAL collapses device retries of the same event."""
+    """Passages newest first, each device retry of an event collapsed into its latest
+    version: one plate's from the projection ordered by plate, else with FINAL."""
     conditions = passage_conditions(criteria)
     conditions.older_than("occurred_at", "event_id", request.after)
-    rows = await fetch(
-        warehouse,
-        f"SELECT {PASSAGE_COLUMNS} FROM vehicle_passages FINAL {conditions.where} "
-        "ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}",
+    order = "ORDER BY occurred_at DESC, event_id DESC"
+    if criteria.plate is None:
+        source = f"vehicle_passages FINAL {conditions.where} {order}"
+    else:
+        latest = f"{order}, {NEWEST_VERSION_FIRST} {LATEST_VERSION}"
+        source = f"vehicle_passages {conditions.where} {latest}"
+    rows = await reader.rows(
+        f"SELECT {PASSAGE_COLUMNS} FROM {source} LIMIT {{limit:UInt32}}",
         conditions.params | {"limit": request.limit},
     )
     return Page.from_rows([VehiclePassage.model_validate(row) for row in rows], request)
 
 
-async def count_passages(warehouse: Warehouse, criteria: PassageCriteria) -> int:
+async def count_passages(reader: WarehouseReader, criteria: PassageCriteria) -> int:
     conditions = passage_conditions(criteria)
-    rows = await fetch(
-        warehouse,
-        f"SELECT count() AS n FROM vehicle_passages FINAL {conditions.where}",
-        conditions.params,
-    )
+    if criteria.plate is None:
+        sql = f"SELECT count() AS n FROM vehicle_passages FINAL {conditions.where}"
+    else:
+        sql = f"SELECT {LATEST_KEYS} AS n FROM vehicle_passages {conditions.where}"
+    rows = await reader.rows(sql, conditions.params)
     return int(rows[0]["n"])
 
 
 def alert_from_row(row: dict[str, Any]) -> Alert:
     """The alerts table stores evidence as a JSON string; the record wants a list."""
     return Alert.model_validate(row | {"evidence": orjson.loads(row["evidence"])})
+
+
+async def alert_histories(reader: WarehouseReader, alert_ids: list[str]) -> list[list[AlertStep]]:
+    """Every alert's steps in one query, in the order of `alert_ids` (a DataLoader batch)."""
+    conditions = Conditions()
+    conditions.one_of("alert_id", alert_ids)
+    rows = await reader.rows(
+        "SELECT alert_id, action, actor, actor_role, at, note, assigned_to "
+        f"FROM alert_actions {conditions.where} ORDER BY at, action_id",
+        conditions.params,
+    )
+    steps: dict[str, list[AlertStep]] = {alert_id: [] for alert_id in alert_ids}
+    for row in rows:
+        alert_id = row.pop("alert_id")
+        steps[alert_id].append(AlertStep(**row))
+    return [steps[alert_id] for alert_id in alert_ids]

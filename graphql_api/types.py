@@ -13,8 +13,10 @@ from typing import Generic, TypeVar
 import strawberry
 from strawberry.scalars import JSON
 
+from graphql_api.access import Caller, Permission
 from graphql_api.criteria import AlertCriteria
 from graphql_api.pagination import Cursor, Page, encode_cursor
+from graphql_api.permissions import needs
 from schemas import alerts as alert_records
 from schemas import events, reference
 from schemas.alerts import AlertStatus, AlertType, Severity, SubjectKind, WatchlistCategory
@@ -47,12 +49,41 @@ class Location:
     lon: float
 
 
+@strawberry.type(description="Alerts open or acknowledged now, by severity.")
+class OpenAlertCounts:
+    critical: int = 0
+    high: int = 0
+    medium: int = 0
+    low: int = 0
+
+
 @strawberry.type
 class Community:
     id: strawberry.ID
     name: str
     district: str
     location: Location
+
+    @strawberry.field(
+        description="Alerts open or acknowledged now (a property manager's: facility types).",
+        permission_classes=[needs(Permission.READ_AGGREGATES)],
+    )
+    async def open_alerts(self, info: strawberry.Info) -> OpenAlertCounts:
+        return await info.context.facility_counters.open_alerts.load(str(self.id))
+
+    @strawberry.field(
+        description="Events of every kind since midnight, district time.",
+        permission_classes=[needs(Permission.READ_AGGREGATES)],
+    )
+    async def events_today(self, info: strawberry.Info) -> int:
+        return await info.context.facility_counters.events_today.load(str(self.id))
+
+    @strawberry.field(
+        description="Devices silent for more than 5 minutes or reported unreachable.",
+        permission_classes=[needs(Permission.READ_AGGREGATES)],
+    )
+    async def devices_offline(self, info: strawberry.Info) -> int:
+        return await info.context.facility_counters.devices_offline.load(str(self.id))
 
     @classmethod
     def from_record(cls, community: reference.Community) -> Community:
@@ -70,6 +101,16 @@ class Evidence:
     event_kind: str
     occurred_at: datetime
     summary: str
+
+
+@strawberry.type(description="One officer's step on an alert.")
+class AlertStep:
+    action: str = strawberry.field(description="acknowledge, assign or resolve.")
+    actor: str
+    actor_role: str
+    at: datetime
+    note: str
+    assigned_to: str | None
 
 
 @strawberry.type(description="An alert's current state.")
@@ -93,6 +134,13 @@ class Alert:
         description="When the condition cleared or an officer resolved the alert."
     )
     note: str | None
+    assigned_to: str | None = strawberry.field(
+        description="The officer the alert was given to, if any."
+    )
+
+    @strawberry.field(description="Who did what to the alert, and when, oldest first.")
+    async def history(self, info: strawberry.Info) -> list[AlertStep]:
+        return await info.context.alert_history.load(str(self.id))
 
     @classmethod
     def from_record(cls, alert: alert_records.Alert) -> Alert:
@@ -122,6 +170,7 @@ class Alert:
             updated_at=alert.updated_at,
             resolved_at=alert.resolved_at,
             note=alert.note,
+            assigned_to=alert.assigned_to,
         )
 
 
@@ -189,8 +238,9 @@ class AlertFilter:
         default=None, description="Latest firstSeen, exclusive."
     )
 
-    def criteria(self, known_communities: frozenset[str]) -> AlertCriteria:
+    def criteria(self, caller: Caller, known_communities: frozenset[str]) -> AlertCriteria:
         return AlertCriteria.checked(
+            caller,
             known_communities,
             community_ids=self.community_ids,
             types=self.types,
@@ -211,6 +261,9 @@ class RuleParameter:
         description="Set by the district default or the community, not the built-in default."
     )
     source: Scope
+    minimum: float | None = strawberry.field(description="Smallest value accepted, if bounded.")
+    maximum: float | None = strawberry.field(description="Largest value accepted, if bounded.")
+    max_items: int | None = strawberry.field(description="Longest list accepted, for lists.")
 
 
 @strawberry.type(description="A rule's thresholds as they apply to one community.")
@@ -233,6 +286,9 @@ class RuleSettings:
                     default=p.default,
                     overridden=p.overridden,
                     source=p.source,
+                    minimum=p.minimum,
+                    maximum=p.maximum,
+                    max_items=p.max_items,
                 )
                 for p in view.parameters
             ],
@@ -267,7 +323,7 @@ class Connection(Generic[N]):
 def alert_connection(
     page: Page[alert_records.Alert], count_all: Callable[[], Awaitable[int]]
 ) -> Connection[Alert]:
-    return _connection(
+    return connection(
         [(Cursor(a.first_seen, a.alert_id), Alert.from_record(a)) for a in page.items],
         ALERTS_LISTING,
         page.has_next,
@@ -278,7 +334,7 @@ def alert_connection(
 def passage_connection(
     page: Page[events.VehiclePassage], count_all: Callable[[], Awaitable[int]]
 ) -> Connection[VehiclePassage]:
-    return _connection(
+    return connection(
         [(Cursor(p.occurred_at, p.event_id), VehiclePassage.from_record(p)) for p in page.items],
         PASSAGES_LISTING,
         page.has_next,
@@ -286,7 +342,7 @@ def passage_connection(
     )
 
 
-def _connection(
+def connection(
     positioned: list[tuple[Cursor, N]],
     listing: str,
     has_next: bool,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,9 @@ from typing import NoReturn
 
 import click
 
+from graphql_api.access import Role
 from ingest.cli import ingest
+from ingest.reference import community_ids
 from ingest.simulator.cli import simulate
 from ingest.vision.faces.cli import faces
 from ingest.vision.falling.cli import vision
@@ -24,6 +27,8 @@ from pingan.stack.cli import stack
 from pingan.warehouse import WarehouseError, open_warehouse
 
 log = logging.getLogger("pingan")
+
+MAX_TOKEN_LIFETIME = timedelta(days=30)
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -77,6 +82,7 @@ def run(duration: float | None, communities: int, rate: float, seed: int) -> Non
 
     settings = get_settings()
     _broker(settings, start_local=settings.kafka_bootstrap is None)
+    _print_sign_in(settings)
     started = datetime.now(UTC)
     companion = simulator_companion(settings, communities=communities, rate=rate, seed=seed)
     result = run_worker(
@@ -120,6 +126,82 @@ def api() -> None:
 
 
 @main.command()
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    required=True,
+    help="What the holder may see and do (see the README's role table).",
+)
+@click.option(
+    "--communities",
+    default=None,
+    help="Comma-separated community ids, for community officers and property managers.",
+)
+@click.option("--ttl", default="8h", show_default=True, help="Lifetime: 30m, 8h, 7d.")
+@click.option("--sub", default=None, help="Who holds it (default: $USER); audit rows name it.")
+def token(role: str, communities: str | None, ttl: str, sub: str | None) -> None:
+    """Mint an API token from the configured secret; the token is the last line printed."""
+    from graphql_api.tokens import TokenConfigError, mint_token
+
+    settings = get_settings()
+    chosen = Role(role)
+    listed = [c.strip() for c in (communities or "").split(",") if c.strip()] or None
+    unknown = sorted(set(listed or ()) - set(community_ids()))
+    if unknown:
+        _fail(f"unknown community id(s): {', '.join(unknown)}")
+    holder = sub or os.environ.get("USER") or ""
+    if not holder.strip():
+        _fail("name the holder with --sub: audit rows record who made each call")
+    try:
+        minted = mint_token(settings, chosen, holder, listed, _lifetime(ttl))
+    except TokenConfigError as exc:
+        _fail(str(exc))
+    if chosen.district_wide and listed:
+        click.echo(
+            f"note: a {chosen.value} sees every community; --communities is ignored", err=True
+        )
+    click.echo(minted)
+
+
+def _print_sign_in(settings: Settings) -> None:
+    """The one-machine run hands its operator a district_admin token, valid for a day."""
+    from graphql_api.tokens import TokenConfigError, mint_token
+
+    try:
+        minted = mint_token(
+            settings,
+            Role.DISTRICT_ADMIN,
+            os.environ.get("USER") or "operator",
+            None,
+            timedelta(hours=24),
+        )
+    except TokenConfigError as exc:
+        click.echo(f"no API token printed: {exc}", err=True)
+        return
+    url = f"http://{settings.api_host}:{settings.api_port}/graphql"
+    click.echo(
+        f"\nGraphQL API: {url}\n"
+        "Open it in a browser (GraphiQL), then in the Headers tab paste:\n"
+        f'  {{"Authorization": "Bearer {minted}"}}\n'
+        "Other roles: pingan token --role community_officer --communities c01 --sub NAME\n"
+        f"district_admin token (24 h):\n{minted}\n"
+    )
+
+
+def _lifetime(text: str) -> timedelta:
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    number, unit = text[:-1], text[-1:]
+    if unit not in units or not number.isdigit() or int(number) == 0:
+        raise click.BadParameter(
+            f"{text!r}: give a number and m, h or d, e.g. 8h", param_hint="--ttl"
+        )
+    lifetime = timedelta(**{units[unit]: int(number)})
+    if lifetime > MAX_TOKEN_LIFETIME:
+        raise click.BadParameter("a token lives at most 30 days", param_hint="--ttl")
+    return lifetime
+
+
+@main.command()
 def migrate() -> None:
     """Create topics and apply ClickHouse migrations (also done by every worker start)."""
     from streams.worker import prepare
@@ -150,6 +232,47 @@ def sql(query: str, fmt: str) -> None:
     finally:
         warehouse.close()
     click.echo(_render(table, fmt))
+
+
+def _count(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    from pingan.synthetic import parse_count
+
+    try:
+        return parse_count(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.command("load-synthetic")
+@click.option("--events", required=True, callback=_count, help="Events, e.g. 5M or 100M.")
+@click.option("--captures", required=True, callback=_count, help="Face captures, e.g. 1M.")
+@click.option(
+    "--days", type=click.FloatRange(0, 365, min_open=True), default=30.0, show_default=True
+)
+@click.option("--communities", type=click.IntRange(1, 42), default=42, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+def load_synthetic(events: int, captures: int, days: float, communities: int, seed: int) -> None:
+    """Fill the configured warehouse with a district's synthetic history (for sizing)."""
+    from pingan.provision import prepare_warehouse
+    from pingan.synthetic import SyntheticPlan
+    from pingan.synthetic import load_synthetic as load
+
+    settings = get_settings()
+    plan = SyntheticPlan(events, captures, days, communities, seed)
+    try:
+        warehouse = open_warehouse(settings)
+    except WarehouseError as exc:
+        _fail(str(exc))
+    try:
+        prepare_warehouse(warehouse, settings)
+        report = load(warehouse, plan, lambda line: click.echo(line, err=True))
+    except WarehouseError as exc:
+        _fail(f"load failed: {exc}", code=1)
+    finally:
+        warehouse.close()
+    click.echo(report.render())
+    minutes = report.seconds_for(100_000_000, 10_000_000) / 60
+    click.echo(f"at these rates, --events 100M --captures 10M would take about {minutes:.0f} min")
 
 
 def _render(table: object, fmt: str) -> str:

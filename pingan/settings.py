@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,6 +38,43 @@ class Settings(BaseSettings):
     clickhouse_database: str = Field(default="pingan", description="database for embedded chDB")
     api_host: str = Field(default="127.0.0.1", description="GraphQL API bind address")
     api_port: int = Field(default=6066, description="GraphQL API port")
+    api_token_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 secret (32+ characters) that signs and verifies API tokens; unset: "
+        "one made once in the data directory (api-token-secret, mode 0600)",
+    )
+    api_token_public_key_file: Path | None = Field(
+        default=None,
+        description="PEM public key of the bureau's identity provider (RS256/ES256); when set, "
+        "tokens are verified with it and `pingan token` cannot mint",
+    )
+    api_graphiql: bool = Field(default=True, description="serve GraphiQL to browsers at /graphql")
+    api_introspection: bool = Field(default=True, description="answer schema introspection")
+    api_allowed_hosts: str = Field(
+        default="localhost,127.0.0.1,::1",
+        description="comma-separated Host names the API answers (DNS-rebinding guard); * = any",
+    )
+    api_cors_origins: str = Field(
+        default="",
+        description="comma-separated browser origins allowed to call the API from other sites",
+    )
+    api_rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="GraphQL requests per token and minute, else 429"
+    )
+    api_max_query_depth: int = Field(default=10, ge=2, description="deepest GraphQL selection")
+    api_max_aliases: int = Field(default=15, ge=1, description="aliases in one GraphQL document")
+    api_max_tokens: int = Field(default=2000, ge=50, description="tokens in one GraphQL document")
+    api_query_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="ClickHouse max_execution_time of every API read"
+    )
+    api_query_max_memory_mb: int = Field(
+        default=1024, ge=16, description="ClickHouse max_memory_usage of every API read (MiB)"
+    )
+    api_query_max_threads: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 2) // 2),
+        ge=1,
+        description="ClickHouse max_threads of every API read: the other cores stay the pipeline's",
+    )
     sink_batch_size: int = Field(default=5000, description="max rows per ClickHouse insert")
     sink_batch_seconds: float = Field(
         default=0.5, description="max wait before a partial batch is written"
@@ -52,6 +89,11 @@ class Settings(BaseSettings):
     biometric_ttl_days: int = Field(default=90, description="retention of face captures")
     movement_ttl_days: int = Field(
         default=180, description="retention of passages, door access and bracelet positions"
+    )
+    audit_ttl_days: int = Field(
+        default=3 * 365,
+        ge=1,
+        description="retention of the audit log; never shorter than the biometric TTL",
     )
     face_model_dir: Path = Field(
         default=Path(__file__).resolve().parents[2] / "shared" / "models" / "face",
@@ -154,6 +196,24 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="log level of worker and API")
 
+    @model_validator(mode="after")
+    def _audit_outlives_biometrics(self) -> Settings:
+        if self.audit_ttl_days < self.biometric_ttl_days:
+            raise ValueError(
+                f"PINGAN_AUDIT_TTL_DAYS ({self.audit_ttl_days}) must be at least "
+                f"PINGAN_BIOMETRIC_TTL_DAYS ({self.biometric_ttl_days}): audit rows outlive "
+                "the data they describe"
+            )
+        return self
+
+    @property
+    def allowed_hosts(self) -> frozenset[str]:
+        return _listed(self.api_allowed_hosts)
+
+    @property
+    def cors_origins(self) -> frozenset[str]:
+        return _listed(self.api_cors_origins)
+
     @property
     def embedded_clickhouse(self) -> bool:
         return self.clickhouse_url is None
@@ -169,6 +229,10 @@ class Settings(BaseSettings):
     @property
     def bootstrap(self) -> str:
         return self.kafka_bootstrap or self.local_kafka_bootstrap
+
+
+def _listed(text: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in text.split(",") if part.strip())
 
 
 @lru_cache(maxsize=1)

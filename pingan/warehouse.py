@@ -43,6 +43,7 @@ class Warehouse(ABC):
 
     def __init__(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
+        self._read_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-read")
         self._arrow_schemas: dict[str, pa.Schema] = {}
 
     @abstractmethod
@@ -89,15 +90,28 @@ class Warehouse(ABC):
     async def ainsert(self, table: str, rows: pa.Table) -> None:
         await self.run(self.insert, table, rows)
 
+    async def aread(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """A read on behalf of an API client, on its own thread: it never queues ahead of
+        the pipeline's inserts (see `_read`)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._read_executor, self._read, sql, params)
+
+    @abstractmethod
+    def _read(self, sql: str, params: Mapping[str, Any] | None) -> list[dict[str, Any]]: ...
+
     def close(self) -> None:
+        self._read_executor.shutdown(wait=True)
         self._executor.shutdown(wait=True)
 
 
 class EmbeddedWarehouse(Warehouse):
     """chDB in this process. A lock file makes a second opener fail fast with a clear message.
 
-    One chDB session must not run two queries at once (it deadlocks), so every call is
-    serialised, whichever thread makes it.
+    One chDB session must not run two queries at once (it deadlocks), so each handle's calls
+    are serialised, whichever thread makes them: the pipeline's on one handle, the API's
+    reads on another.
     """
 
     def __init__(self, path: Path, database: str) -> None:
@@ -110,6 +124,9 @@ class EmbeddedWarehouse(Warehouse):
         self._session_lock = threading.Lock()
         self._session.query(f"CREATE DATABASE IF NOT EXISTS {_checked(database)}")
         self._session.query(f"USE {_checked(database)}")
+        self._read_session = chdb_session.Session(str(path))
+        self._read_lock = threading.Lock()
+        self._read_session.query(f"USE {_checked(database)}")
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._call(sql, "CSV", params)
@@ -125,21 +142,29 @@ class EmbeddedWarehouse(Warehouse):
 
     def _call(self, sql: str, fmt: str, params: Mapping[str, Any] | None, rows: Any = None) -> Any:
         with self._session_lock:
-            return self._query_session(sql, fmt, params, rows)
+            return _query_session(self._session, sql, fmt, params, rows)
 
-    def _query_session(
-        self, sql: str, fmt: str, params: Mapping[str, Any] | None, rows: Any
-    ) -> Any:
-        """`rows` is in scope for chDB's `Python(rows)` table function."""
-        try:
-            return self._session.query(sql, fmt, params=query_parameters(params))
-        except Exception as exc:
-            raise WarehouseError(_clickhouse_message(exc)) from None
+    def _read(self, sql: str, params: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+        """On a second handle to the same engine: chDB 4 runs queries of different handles
+        in parallel, so an API read never holds up the pipeline's inserts."""
+        with self._read_lock:
+            return _query_session(self._read_session, sql, "ArrowTable", params, None).to_pylist()
 
     def close(self) -> None:
         super().close()
+        self._read_session.close()
         self._session.close()
         os.close(self._lock)
+
+
+def _query_session(
+    session: Any, sql: str, fmt: str, params: Mapping[str, Any] | None, rows: Any
+) -> Any:
+    """`rows` is in scope for chDB's `Python(rows)` table function."""
+    try:
+        return session.query(sql, fmt, params=query_parameters(params))
+    except Exception as exc:
+        raise WarehouseError(_clickhouse_message(exc)) from None
 
 
 class ServerWarehouse(Warehouse):
@@ -147,17 +172,8 @@ class ServerWarehouse(Warehouse):
 
     def __init__(self, url: str) -> None:
         super().__init__()
-        from clickhouse_driver import Client
-
-        parsed = urlparse(url)
-        self._client = Client(
-            host=parsed.hostname or "localhost",
-            port=parsed.port or 9000,
-            user=parsed.username or "default",
-            password=parsed.password or "",
-            database=(parsed.path or "/default").lstrip("/") or "default",
-            settings={"server_side_params": True},
-        )
+        self._client = _connect(url)
+        self._read_client = _connect(url)
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._execute(sql, params)
@@ -173,16 +189,41 @@ class ServerWarehouse(Warehouse):
         self._execute(f"INSERT INTO {table} ({columns}) VALUES", data, columnar=True)
 
     def _execute(self, sql: str, params: Any, **kwargs: Any) -> Any:
-        try:
-            if not kwargs.get("columnar"):
-                params = query_parameters(params)
-            return self._client.execute(sql, params, **kwargs)
-        except Exception as exc:
-            raise WarehouseError(_clickhouse_message(exc)) from None
+        return _execute(self._client, sql, params, **kwargs)
+
+    def _read(self, sql: str, params: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+        """API reads have their own connection: the server runs them beside the inserts."""
+        rows, types = _execute(self._read_client, sql, params, with_column_types=True)
+        names = [name for name, _ in types]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def close(self) -> None:
         super().close()
         self._client.disconnect()
+        self._read_client.disconnect()
+
+
+def _connect(url: str) -> Any:
+    from clickhouse_driver import Client
+
+    parsed = urlparse(url)
+    return Client(
+        host=parsed.hostname or "localhost",
+        port=parsed.port or 9000,
+        user=parsed.username or "default",
+        password=parsed.password or "",
+        database=(parsed.path or "/default").lstrip("/") or "default",
+        settings={"server_side_params": True},
+    )
+
+
+def _execute(client: Any, sql: str, params: Any, **kwargs: Any) -> Any:
+    try:
+        if not kwargs.get("columnar"):
+            params = query_parameters(params)
+        return client.execute(sql, params, **kwargs)
+    except Exception as exc:
+        raise WarehouseError(_clickhouse_message(exc)) from None
 
 
 def open_warehouse(settings: Settings) -> Warehouse:
@@ -217,6 +258,7 @@ def _statements(text: str, settings: Settings) -> list[str]:
     text = Template(text).substitute(
         biometric_ttl_days=int(settings.biometric_ttl_days),
         movement_ttl_days=int(settings.movement_ttl_days),
+        audit_ttl_days=int(settings.audit_ttl_days),
     )
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     return [s.strip() for s in body.split(";") if s.strip()]

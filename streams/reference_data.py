@@ -144,11 +144,19 @@ class ReferenceData:
 
 
 class ReferenceFollower(Service):
-    """Keeps `data` current; `loaded` is set once every topic has been read to its end."""
+    """Keeps `data` current; `loaded` is set once every topic has been read to its end.
+    `topics` narrows what is followed (default: every reference topic)."""
 
-    def __init__(self, bootstrap: str, data: ReferenceData, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        data: ReferenceData,
+        topics: Sequence[Topic] = REFERENCE_TOPICS,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._bootstrap = bootstrap
+        self._topics = tuple(topics)
         self.data = data
         self.loaded = asyncio.Event()
 
@@ -157,7 +165,7 @@ class ReferenceFollower(Service):
         consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
-            end = await _from_the_beginning(consumer, REFERENCE_TOPICS)
+            end = await _from_the_beginning(consumer, self._topics)
             while not self.should_stop:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 for tp, messages in batches.items():

@@ -1,7 +1,8 @@
 """Running a worker: the Faust pipeline, and in embedded mode the API in the same process.
 
 chDB lets one process open a data directory, so with the embedded warehouse the worker
-also serves GraphQL from its own event loop; with a ClickHouse server the API can run alone.
+also serves GraphQL, on a thread and event loop of the API's own; with a ClickHouse server
+the API can run alone.
 """
 
 from __future__ import annotations
@@ -11,19 +12,22 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import faust
-from aiohttp import web
 from mode import Service
 
-from graphql_api.context import ApiContext
+from graphql_api.faces import PhotoFace, UnusablePhoto
 from graphql_api.feed import AlertFeed
-from graphql_api.server import serve
+from graphql_api.limits import API_NICE
+from graphql_api.server import api_context, serve
 from ingest.http.app import ingest_app
 from ingest.publisher import Publisher
-from ingest.reference import load_communities
+from ingest.vision.faces.images import UnreadableImage, decode_image
+from ingest.vision.faces.search import EnrolmentError, enrolment_face
 from ingest.vision.faces.service import FaceService, started_for_uploads
 from pingan.provision import create_topics, prepare_warehouse
 from pingan.settings import Settings
@@ -39,49 +43,121 @@ Companion = Callable[[asyncio.Event], Awaitable[None]]
 
 
 class ApiService(Service):
-    """GraphQL API, alert feed and publisher, living as long as the worker."""
+    """GraphQL API and device webhooks, living as long as the worker, on a thread of their own.
+
+    The API has its own event loop: turning a large answer into JSON is pure Python, and on
+    the worker's loop it held up the batches that raise alerts (a flood of heavy queries
+    pushed fence alarm → subscriber past a second). chDB releases the GIL while it queries,
+    and the warehouse serialises its one session, writers first.
+    """
 
     def __init__(self, settings: Settings, warehouse: Warehouse, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self._settings = settings
-        self._warehouse = warehouse
-        self._runner: web.AppRunner | None = None
-        self._context: ApiContext | None = None
-        self._faces: FaceService | None = None
+        self._thread = ApiThread(settings, warehouse)
 
     async def on_start(self) -> None:
-        """Kafka clients are made here: they bind to the worker's running loop."""
-        publisher = Publisher(self._settings.bootstrap)
-        feed = AlertFeed(self._settings.bootstrap)
-        await publisher.start()
-        await feed.start()
-        self._faces = await started_for_uploads(self._settings)
-        self._context = ApiContext(
-            warehouse=self._warehouse,
-            publisher=publisher,
-            alert_feed=feed,
-            communities=load_communities(),
-        )
-        self._runner = await serve(
-            self._context,
-            self._settings.api_host,
-            self._settings.api_port,
-            ingest=ingest_app(
-                self._settings, face_snapshots=self._faces.upload if self._faces else None
-            ),
-        )
-        log.info(
-            "GraphQL API at http://%s:%d/graphql", self._settings.api_host, self._settings.api_port
-        )
+        await asyncio.wrap_future(self._thread.start())
 
     async def on_stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self._context is not None:
-            await self._context.alert_feed.stop()
-            await self._context.publisher.stop()
-        if self._faces is not None:
-            await self._faces.stop()
+        await asyncio.to_thread(self._thread.stop)
+
+
+class ApiThread:
+    """Runs the API's loop: Kafka clients, face pipeline and site are made on that loop."""
+
+    STOP_TIMEOUT_SECONDS = 30.0
+
+    def __init__(self, settings: Settings, warehouse: Warehouse) -> None:
+        self._settings = settings
+        self._warehouse = warehouse
+        self._ready: Future[None] = Future()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="pingan-api", daemon=True)
+
+    def start(self) -> Future[None]:
+        """Resolves once the API answers on its port, or with the error that stopped it."""
+        self._thread.start()
+        return self._ready
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(self.STOP_TIMEOUT_SECONDS)
+
+    def _run(self) -> None:
+        _lower_priority()
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:
+            if not self._ready.done():
+                self._ready.set_exception(exc)
+            else:
+                log.exception("the API thread stopped")
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        settings = self._settings
+        async with (
+            Publisher(settings.bootstrap) as publisher,
+            AlertFeed(settings.bootstrap) as feed,
+        ):
+            faces = await started_for_uploads(settings)
+            try:
+                engine = FaceServiceEngine(faces) if faces else None
+                context = api_context(settings, self._warehouse, publisher, feed, engine)
+                webhooks = ingest_app(settings, face_snapshots=faces.upload if faces else None)
+                runner = await serve(
+                    context, settings, settings.api_host, settings.api_port, ingest=webhooks
+                )
+                try:
+                    log.info(
+                        "GraphQL API at http://%s:%d/graphql", settings.api_host, settings.api_port
+                    )
+                    self._ready.set_result(None)
+                    await self._stopping.wait()
+                finally:
+                    await runner.cleanup()
+            finally:
+                if faces is not None:
+                    await faces.stop()
+
+
+def _lower_priority() -> None:
+    """The API's thread (and the threads it starts) yield the cores to the pipeline's.
+
+    Linux gives each thread its own niceness; elsewhere this is a no-op."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), API_NICE)
+    except (AttributeError, OSError) as exc:
+        log.info("the API thread keeps the worker's priority: %s", exc)
+
+
+class FaceServiceEngine:
+    """The worker's face pipeline as the API's FaceEngine (face search, enrolment)."""
+
+    def __init__(self, service: FaceService) -> None:
+        self._service = service
+
+    @property
+    def model_id(self) -> str:
+        return self._service.pack.model_id
+
+    @property
+    def match_threshold(self) -> float:
+        return self._service.pack.config.match_threshold
+
+    async def photo_face(self, image: bytes) -> PhotoFace:
+        return await self._service.on_models(lambda: self._photo_face(image))
+
+    def _photo_face(self, image: bytes) -> PhotoFace:
+        try:
+            face = enrolment_face(self._service.analyser, decode_image(image))
+        except (UnreadableImage, EnrolmentError) as exc:
+            raise UnusablePhoto(str(exc)) from None
+        embedding = [float(v) for v in face.embedding]
+        return PhotoFace(embedding, float(face.face.quality.score), self.model_id)
 
 
 @dataclass

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from graphql_api.access import Role
+from graphql_api.tokens import mint_token
 from pingan.cli import main
 from pingan.consumer_groups import group_lag
 from pingan.provision import create_topics
@@ -61,6 +65,7 @@ class WorkerProcess:
             "PINGAN_API_PORT": str(api_port),
             "PINGAN_WORKER_ID": f"pingan-test-{data_dir.name}",
             "PINGAN_SINK_BATCH_SECONDS": "0.2",
+            "PINGAN_API_TOKEN_SECRET": secrets.token_urlsafe(32),
         }
         self.env.pop("CLICKHOUSE_URL", None)
         self.process: subprocess.Popen[bytes] | None = None
@@ -113,9 +118,19 @@ class WorkerProcess:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
 
+    @property
+    def authorization(self) -> str:
+        """A district_admin's bearer token for this worker's API."""
+        settings = Settings(api_token_secret=self.env["PINGAN_API_TOKEN_SECRET"])
+        token = mint_token(settings, Role.DISTRICT_ADMIN, "test-admin", None, timedelta(hours=1))
+        return f"Bearer {token}"
+
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         response = httpx.post(
-            self.url, json={"query": query, "variables": variables or {}}, timeout=30
+            self.url,
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": self.authorization},
+            timeout=30,
         )
         return response.json()
 

@@ -5,24 +5,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
-import pyarrow as pa
 import pytest
 import websockets
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from graphql_api.feed import AlertFeed, AlertSubscription
-from graphql_api.server import ApiContext, serve
-from ingest.publisher import Publisher
+from graphql_api.feed import AlertSubscription
 from ingest.reference import load_communities
-from pingan.provision import prepare_warehouse
-from pingan.settings import Settings, get_settings
 from pingan.warehouse import EmbeddedWarehouse
 from schemas.alerts import (
     Alert,
@@ -35,8 +28,9 @@ from schemas.alerts import (
     WatchlistPlate,
 )
 from schemas.codec import decode
-from schemas.events import Direction, PlateColour, Record, VehiclePassage, utc_now
+from schemas.events import Direction, PlateColour, VehiclePassage, utc_now
 from schemas.topics import WATCHLIST_PLATES
+from tests.integration.api_harness import Api, insert_records, prepared_warehouse, running_api
 
 pytestmark = pytest.mark.integration
 
@@ -153,69 +147,19 @@ WANTED_PASSAGES = [_passage(0, PLATE), _passage(1, PLATE, "c02"), _passage(4, PL
 PASSAGES = [*WANTED_PASSAGES, WANTED_PASSAGES[0], _passage(2, "沪B99999"), _passage(3, "浙A1234")]
 
 
-def _insert(warehouse: EmbeddedWarehouse, table: str, records: list[Record]) -> None:
-    rows = [r.row() | {"kafka_partition": 0, "kafka_offset": i} for i, r in enumerate(records)]
-    warehouse.insert(table, pa.Table.from_pylist(rows, schema=warehouse.arrow_schema(table)))
-
-
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedWarehouse]:
     data_dir: Path = tmp_path_factory.mktemp("graphql-api")
-    warehouse = EmbeddedWarehouse(data_dir / "clickhouse", "pingan")
-    try:
-        prepare_warehouse(warehouse, Settings(data_dir=data_dir))
-        _insert(warehouse, "alerts", ALERTS)
-        _insert(warehouse, "vehicle_passages", PASSAGES)
+    with prepared_warehouse(data_dir) as warehouse:
+        insert_records(warehouse, "alerts", ALERTS)
+        insert_records(warehouse, "vehicle_passages", PASSAGES)
         yield warehouse
-    finally:
-        warehouse.close()
-
-
-@dataclass
-class Api:
-    context: ApiContext
-    url: str
-    http: aiohttp.ClientSession
-
-    @property
-    def ws_url(self) -> str:
-        return self.url.replace("http://", "ws://", 1)
-
-    async def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        async with self.http.post(self.url, json={"query": query, "variables": variables}) as resp:
-            assert resp.status == 200, await resp.text()
-            return await resp.json()
-
-    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = await self.graphql(query, variables)
-        assert "errors" not in body, body
-        return body["data"]
-
-
-@pytest.fixture(scope="module")
-def configured_kafka(kafka_bootstrap: str) -> Iterator[str]:
-    """The API reads rule settings from the configured Kafka: make that this module's broker."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KAFKA_BOOTSTRAP", kafka_bootstrap)
-        get_settings.cache_clear()
-        yield kafka_bootstrap
-    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")
 async def api(warehouse: EmbeddedWarehouse, configured_kafka: str) -> AsyncIterator[Api]:
-    async with (
-        Publisher(configured_kafka) as publisher,
-        AlertFeed(configured_kafka) as feed,
-        aiohttp.ClientSession() as http,
-    ):
-        context = ApiContext(warehouse, publisher, feed, load_communities())
-        runner = await serve(context, "127.0.0.1", 0)
-        host, port = runner.addresses[0][:2]
-        try:
-            yield Api(context, f"http://{host}:{port}/graphql", http)
-        finally:
-            await runner.cleanup()
+    async with running_api(warehouse, configured_kafka) as api:
+        yield api
 
 
 async def _await_alerts(subscription: AlertSubscription, *alert_ids: str) -> list[Alert]:
@@ -354,7 +298,7 @@ async def test_alerts_filter_by_subject_kind_and_several_types_and_statuses(api:
 async def test_vehicle_passages_by_plate_newest_first(api: Api) -> None:
     query = """
     query($plate: String, $first: Int, $after: String) {
-      vehiclePassages(plate: $plate, first: $first, after: $after) {
+      vehiclePassages(plate: $plate, first: $first, after: $after, purpose: "case 17") {
         edges { node { id communityId plate plateColour direction gateId cameraId confidence
                        occurredAt receivedAt snapshotRef } }
         pageInfo { hasNextPage endCursor }
@@ -396,6 +340,12 @@ async def test_vehicle_passages_by_plate_newest_first(api: Api) -> None:
         ),
         ('{ vehiclePassages(plate: " . - ") { totalCount } }', None, "plate is empty"),
         ('{ vehiclePassages(plate: "") { totalCount } }', None, "plate is empty"),
+        ('{ vehiclePassages(plate: "浙A12345") { totalCount } }', None, "purpose is required"),
+        (
+            '{ vehiclePassages(plate: "浙A12345", purpose: "  ") { totalCount } }',
+            None,
+            "purpose is required",
+        ),
         (
             'mutation { addWatchlistPlate(plate: " ", category: WANTED) { plate } }',
             None,
@@ -580,7 +530,8 @@ async def _open_subscription(api: Api, alert_filter: dict[str, Any]) -> Any:
     """A graphql-transport-ws client subscribed to alerts, once the server has registered it."""
     baseline = api.context.alert_feed.subscriber_count
     ws = await websockets.connect(api.ws_url, subprotocols=["graphql-transport-ws"])
-    await ws.send(orjson.dumps({"type": "connection_init"}).decode())
+    init = {"type": "connection_init", "payload": {"authorization": f"Bearer {api.token()}"}}
+    await ws.send(orjson.dumps(init).decode())
     assert orjson.loads(await ws.recv())["type"] == "connection_ack"
     await ws.send(
         orjson.dumps(
@@ -634,7 +585,8 @@ async def test_subscription_streams_published_alerts_that_match_its_filter(api: 
 async def test_subscription_with_a_bad_filter_gets_a_clear_error(api: Api) -> None:
     ws = await websockets.connect(api.ws_url, subprotocols=["graphql-transport-ws"])
     try:
-        await ws.send(orjson.dumps({"type": "connection_init"}).decode())
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {api.token()}"}}
+        await ws.send(orjson.dumps(init).decode())
         assert orjson.loads(await ws.recv())["type"] == "connection_ack"
         await ws.send(
             orjson.dumps(

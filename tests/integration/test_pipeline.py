@@ -142,7 +142,8 @@ async def _subscribe_until_alert(worker: WorkerProcess, bootstrap: str, plate: s
     """Keep sending passages until the subscription delivers: no guess at when it is live."""
     url = f"ws://127.0.0.1:{worker.api_port}/graphql"
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
-        await ws.send(orjson.dumps({"type": "connection_init"}).decode())
+        init = {"type": "connection_init", "payload": {"authorization": worker.authorization}}
+        await ws.send(orjson.dumps(init).decode())
         assert orjson.loads(await ws.recv())["type"] == "connection_ack"
         query = (
             "subscription($f: AlertFilter) { alerts(filter: $f) "
@@ -219,7 +220,10 @@ def test_bad_messages_go_to_dead_letters_while_good_ones_flow(
         assert reason in headers["pingan-reason"].decode()
         assert headers["pingan-source-topic"].decode() == VEHICLE_PASSAGES.name
 
-    passages_query = "query($p: String) { vehiclePassages(plate: $p) { edges { node { id } } } }"
+    passages_query = (
+        'query($p: String) { vehiclePassages(plate: $p, purpose: "test") '
+        "{ edges { node { id } } } }"
+    )
 
     def good_ids() -> set[str]:
         reply = worker_process.graphql(passages_query, {"p": plate})

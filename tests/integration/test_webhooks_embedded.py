@@ -60,7 +60,10 @@ def test_webhook_passage_reaches_clickhouse_through_the_worker(
     assert first.json() == {"accepted": 1, "published": 1, "duplicates": 0}
     assert post().json() == {"accepted": 1, "published": 0, "duplicates": 1}
 
-    query = "query($p: String) { vehiclePassages(plate: $p) { totalCount edges { node { id } } } }"
+    query = (
+        'query($p: String) { vehiclePassages(plate: $p, purpose: "test") '
+        "{ totalCount edges { node { id } } } }"
+    )
 
     def stored() -> dict | None:
         passages = worker_process.graphql(query, {"p": PLATE})["data"]["vehiclePassages"]

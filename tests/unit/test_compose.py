@@ -118,3 +118,11 @@ def test_dependencies_and_volumes_exist(name: str) -> None:
     for volume in service.get("volumes", []):
         source = volume.split(":")[0]
         assert source.startswith((".", "/")) or source in COMPOSE["volumes"], source
+
+
+def test_the_api_is_never_published_without_a_token_secret() -> None:
+    api = SERVICES["api"]
+    assert api["environment"]["PINGAN_API_TOKEN_SECRET"].startswith(
+        "${PINGAN_API_TOKEN_SECRET:?"
+    ), "compose must refuse to start the API until a token secret is set"
+    assert "*" not in api["environment"]["PINGAN_API_ALLOWED_HOSTS"]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
+from graphql_api.access import Caller, Role
 from graphql_api.criteria import AlertCriteria, PassageCriteria, TimeWindow
 from graphql_api.errors import InvalidArgument
 from graphql_api.feed import AlertSubscription, FeedUnavailable
@@ -24,6 +25,7 @@ from schemas.alerts import Alert, AlertStatus, AlertType, Severity, SubjectKind
 
 AT = datetime(2026, 11, 24, 8, 30, 15, 123000, tzinfo=UTC)
 KNOWN = frozenset({"c01", "c02"})
+ADMIN = Caller(sub="admin", role=Role.DISTRICT_ADMIN, communities=None)
 
 
 def _alert(**overrides: object) -> Alert:
@@ -122,7 +124,7 @@ def test_time_window_is_half_open() -> None:
 
 def test_unknown_communities_are_named() -> None:
     with pytest.raises(InvalidArgument, match="unknown community id\\(s\\): c99, zz"):
-        AlertCriteria.checked(KNOWN, community_ids=["c01", "zz", "c99"])
+        AlertCriteria.checked(ADMIN, KNOWN, community_ids=["c01", "zz", "c99"])
 
 
 @pytest.mark.parametrize(
@@ -130,11 +132,12 @@ def test_unknown_communities_are_named() -> None:
 )
 def test_empty_choice_lists_are_refused(field: str) -> None:
     with pytest.raises(InvalidArgument, match="is empty: omit it"):
-        AlertCriteria.checked(KNOWN, **{field: []})
+        AlertCriteria.checked(ADMIN, KNOWN, **{field: []})
 
 
 def test_alert_criteria_match_like_the_sql_filter() -> None:
     criteria = AlertCriteria.checked(
+        ADMIN,
         KNOWN,
         community_ids=["c01"],
         severities=[Severity.HIGH, Severity.CRITICAL],
@@ -155,11 +158,11 @@ def test_alert_criteria_match_like_the_sql_filter() -> None:
 @pytest.mark.parametrize("plate", ["", "  ", " . - "])
 def test_empty_plates_are_refused(plate: str) -> None:
     with pytest.raises(InvalidArgument, match="plate is empty"):
-        PassageCriteria.checked(KNOWN, plate=plate)
+        PassageCriteria.checked(ADMIN, KNOWN, plate=plate)
 
 
 def test_plates_are_normalised() -> None:
-    assert PassageCriteria.checked(KNOWN, plate="浙a 123.45").plate == "浙A12345"
+    assert PassageCriteria.checked(ADMIN, KNOWN, plate="浙a 123.45").plate == "浙A12345"
 
 
 async def test_a_slow_subscriber_loses_its_oldest_alerts_with_a_warning(

@@ -1,0 +1,45 @@
+"""What the API needs of a face model, without importing one.
+
+The process hosting the API (the worker) hands in an engine built on its face pipeline;
+without a model pack there is none, and face search and enrolment say so instead of
+failing obscurely. Keeping the API on this seam keeps it from importing the vision code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from graphql_api.errors import InvalidArgument, PublicError
+
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+
+
+class FaceModelUnavailable(PublicError):
+    def __init__(self) -> None:
+        super().__init__("no face model pack is installed on this server: face search is off")
+
+
+class UnusablePhoto(InvalidArgument):
+    """The photo holds no usable face; the message says what photo would do."""
+
+
+@dataclass(frozen=True)
+class PhotoFace:
+    """The one clear face of a photo, as the recogniser sees it."""
+
+    embedding: list[float]
+    quality: float
+    model_id: str
+
+
+class FaceEngine(Protocol):
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def match_threshold(self) -> float: ...
+
+    async def photo_face(self, image: bytes) -> PhotoFace:
+        """The main face of an uploaded photo; raises UnusablePhoto (a ValueError) if none."""
+        ...

@@ -1,0 +1,1 @@
+"""Resolvers by domain; `graphql_api.schema` merges their roots into one schema."""

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DURATION ?=
 
-BENCHES := pipeline modbus webhooks faces falling
+BENCHES := pipeline modbus webhooks faces falling api face_search
 
 .PHONY: run test bench $(addprefix bench-,$(BENCHES)) lint format prerequisites stop clean
 
@@ -18,7 +18,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Every benchmark prints its figures next to a baseline measured in the same run and keeps a
-# JSON copy in bench/results/; `make bench-faces` runs one.
+# JSON copy in bench/results/; `make bench-faces` runs one. `make bench-api` loads a synthetic
+# store once into .pingan/bench/ (reused by later runs of the same size) and reports API
+# latency and whether API reads stall the pipeline (python -m bench.api --help for sizes).
 bench: $(addprefix bench-,$(BENCHES))
 
 $(addprefix bench-,$(BENCHES)): bench-%: $(STAMP)

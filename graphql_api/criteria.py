@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from graphql_api.access import Caller
@@ -41,6 +41,35 @@ class TimeWindow:
                 f"since ({since.isoformat()}) is after until ({until.isoformat()})"
             )
         return cls(since=since, until=until)
+
+    @classmethod
+    def bounded(
+        cls,
+        since: datetime | None,
+        until: datetime | None,
+        now: datetime,
+        *,
+        default: timedelta,
+        longest: timedelta,
+        lookup: str,
+    ) -> TimeWindow:
+        """A closed window for lookups of one person's movements or face: `default` back
+        from `until` (or now) when open, never longer than `longest`, so a lookup is a look
+        at a case's hours or days, not a dossier of someone's life."""
+        cls.checked(since, until)
+        end = until or now
+        start = since or end - default
+        if start >= end:
+            raise InvalidArgument(
+                f"since ({start.isoformat()}) must be before until ({end.isoformat()})"
+            )
+        if end - start > longest:
+            days = (end - start) / timedelta(days=1)
+            raise InvalidArgument(
+                f"{lookup} covers at most {longest.days} days, and since..until spans "
+                f"{days:.1f} days: narrow the window"
+            )
+        return cls(since=start, until=end)
 
     def contains(self, moment: datetime) -> bool:
         return (self.since is None or moment >= self.since) and (

@@ -170,20 +170,9 @@ async def _face(
 
 def search_window(since: datetime | None, until: datetime | None, now: datetime) -> TimeWindow:
     """[since, until): the last 30 days by default, never longer than 93 days."""
-    TimeWindow.checked(since, until)
-    end = until or now
-    start = since or end - DEFAULT_WINDOW
-    if start >= end:
-        raise InvalidArgument(
-            f"since ({start.isoformat()}) must be before until ({end.isoformat()})"
-        )
-    if end - start > MAX_WINDOW:
-        days = (end - start) / timedelta(days=1)
-        raise InvalidArgument(
-            f"a face search covers at most {MAX_WINDOW.days} days, and since..until spans "
-            f"{days:.1f} days: narrow the window"
-        )
-    return TimeWindow(since=start, until=end)
+    return TimeWindow.bounded(
+        since, until, now, default=DEFAULT_WINDOW, longest=MAX_WINDOW, lookup="a face search"
+    )
 
 
 def checked_top_k(top_k: int) -> int:

@@ -231,22 +231,12 @@ class MovementQuery:
 def trajectory_window(
     since: datetime | None, until: datetime | None, now: datetime
 ) -> tuple[datetime, datetime]:
-    """[since, until): the last 24 h by default, never longer than 31 days, so a trajectory
-    is a look at a case's hours or days, not a dossier of someone's life."""
-    TimeWindow.checked(since, until)
-    end = until or now
-    start = since or end - DEFAULT_WINDOW
-    if start >= end:
-        raise InvalidArgument(
-            f"since ({start.isoformat()}) must be before until ({end.isoformat()})"
-        )
-    if end - start > MAX_WINDOW:
-        days = (end - start) / timedelta(days=1)
-        raise InvalidArgument(
-            f"a trajectory covers at most {MAX_WINDOW.days} days, and since..until spans "
-            f"{days:.1f} days: narrow the window"
-        )
-    return start, end
+    """[since, until): the last 24 h by default, never longer than 31 days."""
+    window = TimeWindow.bounded(
+        since, until, now, default=DEFAULT_WINDOW, longest=MAX_WINDOW, lookup="a trajectory"
+    )
+    assert window.since is not None and window.until is not None
+    return window.since, window.until
 
 
 def _checked_sightings(first: int | None) -> int:

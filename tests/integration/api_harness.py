@@ -15,7 +15,9 @@ from typing import Any
 import aiohttp
 import orjson
 import pyarrow as pa
+import pytest
 import websockets
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import SecretStr
 
 from graphql_api.access import Role
@@ -25,9 +27,12 @@ from graphql_api.server import ApiContext, api_context, serve
 from graphql_api.tokens import mint_token
 from ingest.publisher import Publisher
 from pingan.provision import prepare_warehouse
-from pingan.settings import Settings
+from pingan.settings import Settings, get_settings
 from pingan.warehouse import EmbeddedWarehouse, Warehouse
+from schemas.audit import AuditEntry
+from schemas.codec import decode
 from schemas.events import Record
+from schemas.topics import AUDIT_LOG
 
 ADMIN = (Role.DISTRICT_ADMIN, None)
 OFFICER = (Role.DISTRICT_OFFICER, None)
@@ -137,6 +142,40 @@ def prepared_warehouse(data_dir: Path) -> Iterator[EmbeddedWarehouse]:
         yield warehouse
     finally:
         warehouse.close()
+
+
+@contextlib.contextmanager
+def configured(bootstrap: str, data_dir: Path, face_model_dir: Path) -> Iterator[Settings]:
+    """This module's broker, data directory and face models as the configured ones: the API
+    reads compacted topics from the configured Kafka and crops under the configured data
+    directory."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KAFKA_BOOTSTRAP", bootstrap)
+        patch.setenv("PINGAN_DATA_DIR", str(data_dir))
+        patch.setenv("PINGAN_FACE_MODEL_DIR", str(face_model_dir))
+        get_settings.cache_clear()
+        yield Settings(kafka_bootstrap=bootstrap, data_dir=data_dir, face_model_dir=face_model_dir)
+    get_settings.cache_clear()
+
+
+async def audit_entries(bootstrap: str) -> list[AuditEntry]:
+    """Every audit row on the topic so far, oldest first: the API publishes a call's row
+    (acks=all) before it answers, so a test reading after the answer finds it."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    partitions = [TopicPartition(AUDIT_LOG.name, p) for p in range(AUDIT_LOG.partitions)]
+    entries: list[AuditEntry] = []
+    async with asyncio.timeout(WAIT):
+        await consumer.start()
+        try:
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            end = await consumer.end_offsets(partitions)
+            while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+                batches = await consumer.getmany(*partitions, timeout_ms=500)
+                entries += [decode(m.value, AuditEntry) for ms in batches.values() for m in ms]
+        finally:
+            await consumer.stop()
+    return entries
 
 
 @contextlib.asynccontextmanager

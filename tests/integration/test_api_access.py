@@ -21,7 +21,6 @@ from graphql_api.access import Role
 from pingan.warehouse import EmbeddedWarehouse
 from schemas.alerts import Alert, AlertType, Severity, SubjectKind
 from schemas.audit import AlertAction, AuditEntry
-from schemas.codec import decode
 from schemas.events import utc_now
 from schemas.topics import ALERT_ACTIONS, AUDIT_LOG
 from tests.integration.api_harness import (
@@ -34,6 +33,7 @@ from tests.integration.api_harness import (
     Api,
     Who,
     api_settings,
+    audit_entries,
     next_message,
     prepared_warehouse,
     running_api,
@@ -420,20 +420,8 @@ async def _consumer(bootstrap: str, topic: str) -> AIOKafkaConsumer:
     return consumer
 
 
-async def _audit_entries(bootstrap: str, wanted: int, actor: str) -> list[AuditEntry]:
-    consumer = await _consumer(bootstrap, AUDIT_LOG.name)
-    found: list[AuditEntry] = []
-    try:
-        async with asyncio.timeout(WAIT):
-            while len(found) < wanted:
-                for messages in (await consumer.getmany(timeout_ms=200)).values():
-                    for m in messages:
-                        entry = decode(m.value, AuditEntry)
-                        if entry.actor == actor:
-                            found.append(entry)
-    finally:
-        await consumer.stop()
-    return found
+async def _audit_entries(bootstrap: str, actor: str) -> list[AuditEntry]:
+    return [e for e in await audit_entries(bootstrap) if e.actor == actor]
 
 
 async def test_sensitive_calls_and_changes_are_audited_and_attributed(
@@ -453,7 +441,7 @@ async def test_sensitive_calls_and_changes_are_audited_and_attributed(
                 body = await resp.json()
                 assert "errors" not in body, body
     assert body["data"]["addWatchlistPlate"]["addedBy"] == sub
-    entries = await _audit_entries(configured_kafka, 2, sub)
+    entries = await _audit_entries(configured_kafka, sub)
     lookup, change = sorted(entries, key=lambda e: e.at)
     assert (lookup.operation, lookup.actor_role) == ("vehicle_passages", "district_officer")
     assert lookup.purpose == "case 114: lost wallet"

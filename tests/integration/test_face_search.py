@@ -21,20 +21,17 @@ import cv2
 import numpy as np
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from graphql_api.criteria import TimeWindow
 from graphql_api.errors import MASKED_MESSAGE
 from graphql_api.face_search_queries import FaceSearchCriteria, search_faces, unit
 from ingest.publisher import Publisher
 from ingest.vision.faces.service import FaceService
-from pingan.settings import Settings, get_settings
+from pingan.settings import Settings
 from pingan.warehouse import EmbeddedWarehouse
 from schemas.audit import AuditEntry
-from schemas.codec import decode
 from schemas.events import BoundingBox, FaceCapture, Record, utc_now
 from schemas.reference import Device, DeviceKind
-from schemas.topics import AUDIT_LOG
 from streams.worker import FaceServiceEngine
 from tests.integration.api_harness import (
     ADMIN,
@@ -45,6 +42,8 @@ from tests.integration.api_harness import (
     Api,
     Who,
     api_settings,
+    audit_entries,
+    configured,
     insert_records,
     prepared_warehouse,
     running_api,
@@ -89,15 +88,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def settings(kafka_bootstrap: str, data_dir: Path, face_model_dir: Path) -> Iterator[Settings]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KAFKA_BOOTSTRAP", kafka_bootstrap)
-        patch.setenv("PINGAN_DATA_DIR", str(data_dir))
-        patch.setenv("PINGAN_FACE_MODEL_DIR", str(face_model_dir))
-        get_settings.cache_clear()
-        yield Settings(
-            kafka_bootstrap=kafka_bootstrap, data_dir=data_dir, face_model_dir=face_model_dir
-        )
-    get_settings.cache_clear()
+    with configured(kafka_bootstrap, data_dir, face_model_dir) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")
@@ -178,30 +170,10 @@ async def _refusal(api: Api, who: Who = ADMIN, **variables: Any) -> str:
     return message
 
 
-async def _audit_log(bootstrap: str) -> list[AuditEntry]:
-    """Every audit row on the topic so far, oldest first."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    partitions = [TopicPartition(AUDIT_LOG.name, p) for p in range(AUDIT_LOG.partitions)]
-    entries: list[AuditEntry] = []
-    async with asyncio.timeout(WAIT):
-        await consumer.start()
-        try:
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            end = await consumer.end_offsets(partitions)
-            while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-                batches = await consumer.getmany(*partitions, timeout_ms=500)
-                for messages in batches.values():
-                    entries += [decode(m.value, AuditEntry) for m in messages]
-        finally:
-            await consumer.stop()
-    return entries
-
-
 async def _audited(bootstrap: str, purpose: str) -> AuditEntry:
     [entry] = [
         e
-        for e in await _audit_log(bootstrap)
+        for e in await audit_entries(bootstrap)
         if e.operation == "face_search" and e.purpose == purpose
     ]
     return entry

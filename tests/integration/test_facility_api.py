@@ -13,7 +13,6 @@ from functools import cached_property
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from graphql_api.access import Caller, Role
 from graphql_api.context import ApiContext, CallContext
@@ -22,8 +21,6 @@ from graphql_api.queries import WarehouseReader
 from graphql_api.schema import build_schema
 from pingan.warehouse import EmbeddedWarehouse
 from schemas.alerts import Alert, AlertStatus, AlertType, Severity, SubjectKind
-from schemas.audit import AuditEntry
-from schemas.codec import decode
 from schemas.events import (
     AccessMethod,
     DeviceKind,
@@ -37,7 +34,6 @@ from schemas.events import (
     utc_now,
 )
 from schemas.parking import ParkingSession, SessionStatus
-from schemas.topics import AUDIT_LOG
 from tests.integration.api_harness import (
     ADMIN,
     ANALYST,
@@ -45,6 +41,7 @@ from tests.integration.api_harness import (
     C01_OFFICER,
     Api,
     Who,
+    audit_entries,
     insert_records,
     next_message,
     prepared_warehouse,
@@ -647,30 +644,12 @@ async def test_parking_lookups_are_audited(api: Api, kafka_bootstrap: str) -> No
     await api.data(PARKING, {"plate": "浙A22222", "status": "OPEN"}, who=C01_MANAGER)
     entries = [
         e
-        for e in await _audit_entries(kafka_bootstrap)
+        for e in await audit_entries(kafka_bootstrap)
         if e.operation == "parking_sessions" and "浙A22222" in e.arguments
     ]
     assert [(e.actor, e.actor_role, e.community_ids, e.result_count) for e in entries] == [
         ("property_manager-c01", "property_manager", ["c01"], 1)
     ]
-
-
-async def _audit_entries(bootstrap: str) -> list[AuditEntry]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(AUDIT_LOG.name, p) for p in range(AUDIT_LOG.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        entries: list[AuditEntry] = []
-        async with asyncio.timeout(30):
-            while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-                batches = await consumer.getmany(*partitions, timeout_ms=500)
-                entries += [decode(m.value, AuditEntry) for ms in batches.values() for m in ms]
-        return entries
-    finally:
-        await consumer.stop()
 
 
 # -- deviceHealth --------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import pytest
 
 from ingest.publisher import Publisher
 from ingest.vision.faces.service import FaceService
-from pingan.settings import Settings, get_settings
+from pingan.settings import Settings
 from pingan.warehouse import EmbeddedWarehouse
 from schemas.events import DoorAccess, Event, FaceCapture, utc_now
 from schemas.reference import Device, DeviceKind
@@ -41,6 +41,7 @@ from tests.integration.api_harness import (
     C01_OFFICER,
     Api,
     api_settings,
+    configured,
     insert_records,
     prepared_warehouse,
     running_api,
@@ -107,15 +108,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def settings(kafka_bootstrap: str, data_dir: Path, face_model_dir: Path) -> Iterator[Settings]:
     """The API reads the registry, devices and crops from this module's broker and directory."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KAFKA_BOOTSTRAP", kafka_bootstrap)
-        patch.setenv("PINGAN_DATA_DIR", str(data_dir))
-        patch.setenv("PINGAN_FACE_MODEL_DIR", str(face_model_dir))
-        get_settings.cache_clear()
-        yield Settings(
-            kafka_bootstrap=kafka_bootstrap, data_dir=data_dir, face_model_dir=face_model_dir
-        )
-    get_settings.cache_clear()
+    with configured(kafka_bootstrap, data_dir, face_model_dir) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")

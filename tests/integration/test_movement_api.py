@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 import pytest
 import yarl
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from graphql_api.movement_types import CROPS_PATH
 from ingest.publisher import Publisher
@@ -26,7 +25,6 @@ from pingan.settings import get_settings
 from pingan.warehouse import EmbeddedWarehouse
 from schemas.alerts import Alert, AlertType, Evidence, Severity, SubjectKind
 from schemas.audit import AuditEntry
-from schemas.codec import decode
 from schemas.events import (
     AccessMethod,
     BoundingBox,
@@ -41,7 +39,6 @@ from schemas.events import (
 )
 from schemas.parking import ParkingPass, ParkingSession, SessionStatus
 from schemas.reference import Device, DeviceKind, ResidentVehicle
-from schemas.topics import AUDIT_LOG
 from tests.integration.api_harness import (
     ANALYST,
     C01_MANAGER,
@@ -50,6 +47,7 @@ from tests.integration.api_harness import (
     Api,
     Who,
     api_settings,
+    audit_entries,
     insert_records,
     prepared_warehouse,
     running_api,
@@ -387,29 +385,11 @@ async def api(
         yield api
 
 
-async def _audit_log(bootstrap: str) -> list[AuditEntry]:
-    """Every audit row on the topic so far, oldest first."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    partitions = [TopicPartition(AUDIT_LOG.name, p) for p in range(AUDIT_LOG.partitions)]
-    entries: list[AuditEntry] = []
-    async with asyncio.timeout(WAIT):
-        await consumer.start()
-        try:
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            end = await consumer.end_offsets(partitions)
-            while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-                batches = await consumer.getmany(*partitions, timeout_ms=500)
-                for messages in batches.values():
-                    entries += [decode(m.value, AuditEntry) for m in messages]
-        finally:
-            await consumer.stop()
-    return entries
-
-
 async def _audited(bootstrap: str, operation: str, purpose: str) -> AuditEntry:
     [entry] = [
-        e for e in await _audit_log(bootstrap) if e.operation == operation and e.purpose == purpose
+        e
+        for e in await audit_entries(bootstrap)
+        if e.operation == operation and e.purpose == purpose
     ]
     return entry
 
@@ -571,7 +551,7 @@ async def test_face_captures_page_newest_first_without_embeddings(
 
     pages = [
         (e.community_ids, e.result_count)
-        for e in await _audit_log(configured)
+        for e in await audit_entries(configured)
         if e.operation == "face_captures" and e.purpose == purpose
     ]
     assert pages == [(["c01"], 2), (["c01"], 1)], "one audit row per call"
@@ -616,12 +596,12 @@ async def test_a_vehicle_needs_the_plates_permission(api: Api, who: Who) -> None
 async def test_a_call_without_purpose_is_refused_and_reads_nothing(
     api: Api, configured: str, query: str, variables: dict[str, Any], purpose: str
 ) -> None:
-    before = len(await _audit_log(configured))
+    before = len(await audit_entries(configured))
     body = await api.graphql(query, variables | {"purpose": purpose}, OFFICER)
     assert body["data"] is None
     [error] = body["errors"]
     assert error["message"].startswith("purpose is required: say why")
-    assert len(await _audit_log(configured)) == before
+    assert len(await audit_entries(configured)) == before
 
 
 @pytest.mark.parametrize(
@@ -660,13 +640,13 @@ async def _get(api: Api, path: str, who: Who | None) -> tuple[int, bytes, str]:
 async def test_a_face_crop_is_served_to_an_officer_of_its_community_and_audited(
     api: Api, configured: str, crops: dict[str, bytes]
 ) -> None:
-    before = len(await _audit_log(configured))
+    before = len(await audit_entries(configured))
     status, body, content_type = await _get(api, f"{CROPS_PATH}fc-door", C01_OFFICER)
     assert (status, content_type) == (200, "image/jpeg")
     assert body == crops["fc-door"]
     assert cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR).shape == (12, 10, 3)
 
-    [entry] = (await _audit_log(configured))[before:]
+    [entry] = (await audit_entries(configured))[before:]
     assert (entry.operation, entry.actor, entry.result_count) == (
         "face_crop",
         "community_officer-c01",

@@ -29,7 +29,7 @@ from graphql_api.registry_queries import delete_crops
 from graphql_api.resolvers.registry import FILING_THRESHOLD
 from ingest.publisher import Publisher
 from ingest.vision.faces.service import FaceService
-from pingan.settings import Settings, get_settings
+from pingan.settings import Settings
 from pingan.warehouse import EmbeddedWarehouse
 from schemas.alerts import WatchlistFace
 from schemas.audit import AuditEntry
@@ -38,7 +38,6 @@ from schemas.events import AccessMethod, DoorAccess, DoorKind, FaceCapture, utc_
 from schemas.faces import BiometricSearch, ResidentFace, gallery_key
 from schemas.reference import Device, DeviceKind, Resident, ResidentVehicle
 from schemas.topics import (
-    AUDIT_LOG,
     FACE_GALLERY,
     RESIDENT_VEHICLES,
     RESIDENTS,
@@ -54,6 +53,8 @@ from tests.integration.api_harness import (
     Api,
     Who,
     api_settings,
+    audit_entries,
+    configured,
     insert_records,
     prepared_warehouse,
     running_api,
@@ -126,15 +127,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(kafka_bootstrap: str, data_dir: Path, face_model_dir: Path) -> Iterator[Settings]:
     """The API reads the registry and the gallery from the configured Kafka and deletes crops
     under the configured data directory: this module's broker and directory."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KAFKA_BOOTSTRAP", kafka_bootstrap)
-        patch.setenv("PINGAN_DATA_DIR", str(data_dir))
-        patch.setenv("PINGAN_FACE_MODEL_DIR", str(face_model_dir))
-        get_settings.cache_clear()
-        yield Settings(
-            kafka_bootstrap=kafka_bootstrap, data_dir=data_dir, face_model_dir=face_model_dir
-        )
-    get_settings.cache_clear()
+    with configured(kafka_bootstrap, data_dir, face_model_dir) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +197,7 @@ async def _latest(bootstrap: str, topic: Topic, key: str) -> Message:
 
 async def _audited(bootstrap: str, operation: str, **arguments: object) -> AuditEntry:
     """The one audit row of the operation whose arguments include these."""
-    entries = [decode(m.value, AuditEntry) for m in await _messages(bootstrap, AUDIT_LOG)]
+    entries = await audit_entries(bootstrap)
     [entry] = [
         e
         for e in entries

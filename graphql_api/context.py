@@ -10,12 +10,12 @@ from strawberry.dataloader import DataLoader
 
 from graphql_api.access import Caller, Unauthenticated
 from graphql_api.audit import AuditTrail
-from graphql_api.device_registry import DeviceRegistry
 from graphql_api.faces import FaceEngine, FaceModelUnavailable
 from graphql_api.facility_queries import FacilityCounters
 from graphql_api.feed import AlertFeed
 from graphql_api.limits import ReadLimits
 from graphql_api.queries import WarehouseReader, alert_histories
+from graphql_api.reference_registry import ReferenceRegistry
 from graphql_api.types import AlertStep
 from ingest.publisher import Publisher
 from pingan.warehouse import Warehouse
@@ -33,7 +33,7 @@ class ApiContext:
     read_limits: ReadLimits = field(default_factory=ReadLimits)
     face_engine: FaceEngine | None = None
     """The hosting process's face model; None without a model pack."""
-    device_registry: DeviceRegistry = field(default_factory=DeviceRegistry)
+    reference_registry: ReferenceRegistry = field(default_factory=ReferenceRegistry)
     """Followed from Kafka once needed; stopped with the web app."""
 
     @property

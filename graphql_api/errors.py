@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from aiohttp import web
 from graphql import GraphQLError
 
 log = logging.getLogger(__name__)
@@ -61,3 +62,10 @@ def log_error(error: GraphQLError) -> None:
         )
     else:
         log.info("request rejected: %s", error.message)
+
+
+def http_refusal(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    """A refusal outside GraphQL (401, 403, 404, 429 …): a JSON body with one readable line."""
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
+    return web.json_response({"error": message}, status=status, headers=headers)

@@ -19,10 +19,10 @@ from graphql_api.facility_queries import ParkingCriteria, parking_page
 from graphql_api.pagination import Page, PageRequest
 from graphql_api.queries import (
     ALERT_COLUMNS,
-    LATEST_KEYS,
     LATEST_VERSION,
     NEWEST_VERSION_FIRST,
     Conditions,
+    EventListing,
     WarehouseReader,
     alert_conditions,
     alert_from_row,
@@ -162,34 +162,22 @@ def _capture_conditions(criteria: CaptureCriteria) -> Conditions:
     return conditions
 
 
+CAPTURES = EventListing("face_captures", CAPTURE_COLUMNS)
+
+
 async def face_captures_page(
     reader: WarehouseReader, criteria: CaptureCriteria, request: PageRequest
 ) -> Page[StoredCapture]:
     """Captures newest first, a camera's retried uploads of one capture collapsed into the
-    latest: one person's from the projection ordered by person, else with FINAL."""
-    conditions = _capture_conditions(criteria)
-    conditions.older_than("occurred_at", "event_id", request.after)
-    order = "ORDER BY occurred_at DESC, event_id DESC"
-    if criteria.person_id is None:
-        source = f"face_captures FINAL {conditions.where} {order}"
-    else:
-        latest = f"{order}, {NEWEST_VERSION_FIRST} {LATEST_VERSION}"
-        source = f"face_captures {conditions.where} {latest}"
-    rows = await reader.rows(
-        f"SELECT {CAPTURE_COLUMNS} FROM {source} LIMIT {{limit:UInt32}}",
-        conditions.params | {"limit": request.limit},
-    )
+    latest."""
+    by_person = criteria.person_id is not None
+    rows = await CAPTURES.page(reader, _capture_conditions(criteria), request, by_subject=by_person)
     return Page.from_rows([StoredCapture(**row) for row in rows], request)
 
 
 async def count_face_captures(reader: WarehouseReader, criteria: CaptureCriteria) -> int:
     conditions = _capture_conditions(criteria)
-    if criteria.person_id is None:
-        sql = f"SELECT count() AS n FROM face_captures FINAL {conditions.where}"
-    else:
-        sql = f"SELECT {LATEST_KEYS} AS n FROM face_captures {conditions.where}"
-    rows = await reader.rows(sql, conditions.params)
-    return int(rows[0]["n"])
+    return await CAPTURES.count(reader, conditions, by_subject=criteria.person_id is not None)
 
 
 def _one_capture(capture_id: str, scope: frozenset[str] | None) -> Conditions:

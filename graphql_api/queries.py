@@ -174,34 +174,64 @@ def passage_conditions(criteria: PassageCriteria) -> Conditions:
     return conditions
 
 
+@dataclass(frozen=True)
+class EventListing:
+    """A newest-first listing of one event table, each event once in its latest version.
+
+    A lookup of one subject (a plate, a person) reads the projection ordered by it, which
+    FINAL would ignore, and keeps the latest versions itself (`LATEST_VERSION`); any other
+    listing reads with FINAL."""
+
+    table: str
+    columns: str
+
+    async def page(
+        self,
+        reader: WarehouseReader,
+        conditions: Conditions,
+        request: PageRequest,
+        *,
+        by_subject: bool,
+    ) -> list[dict[str, Any]]:
+        conditions.older_than("occurred_at", "event_id", request.after)
+        order = "ORDER BY occurred_at DESC, event_id DESC"
+        if by_subject:
+            source = f"{self.table} {conditions.where} {order}, {NEWEST_VERSION_FIRST}"
+            source += f" {LATEST_VERSION}"
+        else:
+            source = f"{self.table} FINAL {conditions.where} {order}"
+        return await reader.rows(
+            f"SELECT {self.columns} FROM {source} LIMIT {{limit:UInt32}}",
+            conditions.params | {"limit": request.limit},
+        )
+
+    async def count(
+        self, reader: WarehouseReader, conditions: Conditions, *, by_subject: bool
+    ) -> int:
+        if by_subject:
+            sql = f"SELECT {LATEST_KEYS} AS n FROM {self.table} {conditions.where}"
+        else:
+            sql = f"SELECT count() AS n FROM {self.table} FINAL {conditions.where}"
+        rows = await reader.rows(sql, conditions.params)
+        return int(rows[0]["n"])
+
+
+PASSAGES = EventListing("vehicle_passages", PASSAGE_COLUMNS)
+
+
 async def passages_page(
     reader: WarehouseReader, criteria: PassageCriteria, request: PageRequest
 ) -> Page[VehiclePassage]:
-    """Passages newest first, each device retry of an event collapsed into its latest
-    version: one plate's from the projection ordered by plate, else with FINAL."""
-    conditions = passage_conditions(criteria)
-    conditions.older_than("occurred_at", "event_id", request.after)
-    order = "ORDER BY occurred_at DESC, event_id DESC"
-    if criteria.plate is None:
-        source = f"vehicle_passages FINAL {conditions.where} {order}"
-    else:
-        latest = f"{order}, {NEWEST_VERSION_FIRST} {LATEST_VERSION}"
-        source = f"vehicle_passages {conditions.where} {latest}"
-    rows = await reader.rows(
-        f"SELECT {PASSAGE_COLUMNS} FROM {source} LIMIT {{limit:UInt32}}",
-        conditions.params | {"limit": request.limit},
+    """Passages newest first, each device retry of an event collapsed into its latest."""
+    rows = await PASSAGES.page(
+        reader, passage_conditions(criteria), request, by_subject=criteria.plate is not None
     )
     return Page.from_rows([VehiclePassage.model_validate(row) for row in rows], request)
 
 
 async def count_passages(reader: WarehouseReader, criteria: PassageCriteria) -> int:
     conditions = passage_conditions(criteria)
-    if criteria.plate is None:
-        sql = f"SELECT count() AS n FROM vehicle_passages FINAL {conditions.where}"
-    else:
-        sql = f"SELECT {LATEST_KEYS} AS n FROM vehicle_passages {conditions.where}"
-    rows = await reader.rows(sql, conditions.params)
-    return int(rows[0]["n"])
+    return await PASSAGES.count(reader, conditions, by_subject=criteria.plate is not None)
 
 
 def alert_from_row(row: dict[str, Any]) -> Alert:

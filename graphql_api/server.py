@@ -22,11 +22,12 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from graphql_api.access import Caller, Unauthenticated
 from graphql_api.context import ApiContext, CallContext
-from graphql_api.device_registry import DeviceRegistry
+from graphql_api.errors import http_refusal
 from graphql_api.faces import FaceEngine
 from graphql_api.feed import AlertFeed
 from graphql_api.limits import RateLimiter, ReadLimits
 from graphql_api.movement_types import CROPS_PATH
+from graphql_api.reference_registry import ReferenceRegistry
 from graphql_api.resolvers.movements import CropRequest, serve_face_crop
 from graphql_api.schema import build_schema
 from graphql_api.tokens import TokenVerifier
@@ -96,7 +97,7 @@ def access_middleware(settings: Settings, verifier: TokenVerifier) -> Callable[.
         if not request.path.startswith(GRAPHQL_PATH):
             return await handler(request)
         if "*" not in hosts and _host_name(request.host) not in hosts:
-            return _refusal(421, f"this API does not answer for host {request.host!r}")
+            return http_refusal(421, f"this API does not answer for host {request.host!r}")
         origin = request.headers.get("Origin")
         cors = _cors_headers(origin) if origin in origins else {}
         if request.method == "OPTIONS":
@@ -105,11 +106,11 @@ def access_middleware(settings: Settings, verifier: TokenVerifier) -> Callable[.
             try:
                 caller = verifier.caller(request.headers.get("Authorization"))
             except Unauthenticated as exc:
-                return _refusal(401, str(exc), {"WWW-Authenticate": "Bearer", **cors})
+                return http_refusal(401, str(exc), cors)
             wait = limiter.allow(caller.sub)
             if wait:
                 headers = {"Retry-After": str(max(1, round(wait))), **cors}
-                return _refusal(429, "too many requests for this token; slow down", headers)
+                return http_refusal(429, "too many requests for this token; slow down", headers)
             request[CALLER] = caller
         response = await handler(request)
         response.headers.update(cors)
@@ -133,10 +134,6 @@ def _cors_headers(origin: str) -> dict[str, str]:
         "Access-Control-Max-Age": "600",
         "Vary": "Origin",
     }
-
-
-def _refusal(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers)
 
 
 def face_crop_handler(context: ApiContext, settings: Settings) -> Handler:
@@ -171,10 +168,10 @@ def build_web_app(
     if ingest is not None:
         app.add_subapp("/ingest", ingest)
 
-    async def close_device_registry(app: web.Application) -> None:
-        await context.device_registry.close()
+    async def close_reference_registry(app: web.Application) -> None:
+        await context.reference_registry.close()
 
-    app.on_cleanup.append(close_device_registry)
+    app.on_cleanup.append(close_reference_registry)
     return app
 
 
@@ -214,7 +211,7 @@ def api_context(
             max_threads=settings.api_query_max_threads,
         ),
         face_engine=faces,
-        device_registry=DeviceRegistry(settings.bootstrap),
+        reference_registry=ReferenceRegistry(settings.bootstrap),
     )
 
 

@@ -18,15 +18,13 @@ from pathlib import Path
 
 import strawberry
 from aiohttp import web
-from aiokafka.errors import KafkaError
 
 from graphql_api import movement_queries as queries
 from graphql_api.access import Caller, Permission
 from graphql_api.audit import AuditUnavailable, checked_purpose
 from graphql_api.context import ApiContext
 from graphql_api.criteria import TimeWindow, checked_plate
-from graphql_api.device_registry import DeviceRegistry
-from graphql_api.errors import InvalidArgument, NotFound, PublicError, QueryFailed
+from graphql_api.errors import InvalidArgument, NotFound, PublicError, QueryFailed, http_refusal
 from graphql_api.facility_types import ParkingSession
 from graphql_api.movement_queries import (
     CaptureCriteria,
@@ -48,6 +46,7 @@ from graphql_api.movement_types import (
 )
 from graphql_api.pagination import Cursor, PageRequest
 from graphql_api.permissions import needs
+from graphql_api.reference_registry import ReferenceRegistry
 from graphql_api.resolvers.common import ApiInfo, audit
 from graphql_api.types import Alert, Connection, VehiclePassage, connection
 from ingest.vision.faces.pack import PACK_CONFIG, PackError, file_sha256, pack_config
@@ -55,8 +54,7 @@ from pingan.settings import get_settings
 from schemas.events import AccessMethod, utc_now
 from schemas.parking import ParkingPass
 from schemas.reference import DeviceKind, ResidentVehicle
-from schemas.topics import PARKING_PASSES, RESIDENT_VEHICLES
-from streams.reference_data import read_reference
+from schemas.topics import PARKING_PASSES
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +66,6 @@ DEFAULT_WINDOW = timedelta(hours=24)
 MAX_WINDOW = timedelta(days=31)
 VEHICLE_ITEMS = 20
 """Latest passages, parking stays and alerts shown for a vehicle."""
-REFERENCE_TIMEOUT_SECONDS = 10.0
 ID_MAX_LENGTH = 128
 
 
@@ -199,7 +196,7 @@ class MovementQuery:
         context = info.context
         caller = context.caller
         scope = caller.scope(None, context.community_ids)
-        registrations, passes = await _registry(wanted, caller)
+        registrations, passes = await _registry(info.context.api.reference_registry, wanted, caller)
         reader = context.api.reader
         passages = await queries.latest_passages(reader, wanted, scope, VEHICLE_ITEMS)
         sessions = await queries.parking_sessions(reader, wanted, scope, VEHICLE_ITEMS)
@@ -340,12 +337,12 @@ async def _door_face_crops(
     if not accesses:
         return {}
     api = info.context.api
-    cameras_at = await _cameras_at(api.device_registry, {a.place_id for a in accesses})
+    cameras_at = await _cameras_at(api.reference_registry, {a.place_id for a in accesses})
     return await queries.door_face_crops(api.reader, accesses, cameras_at, scope, person_id)
 
 
 async def _cameras_at(
-    registry: DeviceRegistry, doors: Collection[str]
+    registry: ReferenceRegistry, doors: Collection[str]
 ) -> dict[str, frozenset[str]]:
     """Cameras whose device `place` is the door, plus `<door>-cam` (the district's naming,
     as the face pipeline assumes for cameras not yet in the device registry). The registry
@@ -367,18 +364,15 @@ async def _cameras_at(
     }
 
 
-async def _registry(plate: str, caller: Caller) -> tuple[list[ResidentVehicle], list[ParkingPass]]:
-    """The plate's registration and monthly passes within the caller's communities.
-
-    They live only on compacted Kafka topics, read here on each call like rule settings,
-    so the API holds no copy that could go stale."""
-    try:
-        data = await read_reference(
-            get_settings().bootstrap, [RESIDENT_VEHICLES, PARKING_PASSES], REFERENCE_TIMEOUT_SECONDS
-        )
-    except (KafkaError, TimeoutError) as exc:
-        log.error("could not read the vehicle registry: %s", exc or type(exc).__name__)
-        raise QueryFailed from None
+async def _registry(
+    registry: ReferenceRegistry, plate: str, caller: Caller
+) -> tuple[list[ResidentVehicle], list[ParkingPass]]:
+    """The plate's registration and monthly passes within the caller's communities, from
+    the registries the API follows (they live only on compacted Kafka topics)."""
+    data = await registry.current()
+    if data is None:
+        log.error("the vehicle registry could not be read from Kafka")
+        raise QueryFailed
     registration = data.resident_vehicle(plate)
     passes = [
         p
@@ -409,22 +403,22 @@ async def serve_face_crop(api: ApiContext, data_dir: Path, request: CropRequest)
     the file is read only if it resolves inside the crops directory, whatever the stored
     reference says. Each lookup is audited before any byte is sent."""
     if request.caller is None:
-        return _refusal(401, "sign in: send Authorization: Bearer <token>")
+        return http_refusal(401, "sign in: send Authorization: Bearer <token>")
     caller = request.caller
     if not caller.may(Permission.READ_BIOMETRICS):
-        return _refusal(
+        return http_refusal(
             403,
             f"face crops need the permission {Permission.READ_BIOMETRICS.value!r}, which the "
             f"role {caller.role.value!r} does not have",
         )
     capture_id = request.capture_id
     if not _plain_id(capture_id):
-        return _refusal(400, "not a face capture id: use a cropUrl as the API returned it")
+        return http_refusal(400, "not a face capture id: use a cropUrl as the API returned it")
     scope = caller.scope(None, api.community_ids)
     try:
         stored = await queries.stored_crop(api.reader, capture_id, scope)
     except QueryFailed as exc:
-        return _refusal(503, str(exc))
+        return http_refusal(503, str(exc))
     path = None if stored is None else _crop_file(data_dir, stored.crop_ref)
     jpeg = None if path is None else await asyncio.to_thread(_read_file, path)
     try:
@@ -437,9 +431,9 @@ async def serve_face_crop(api: ApiContext, data_dir: Path, request: CropRequest)
             community_ids=scope if stored is None else [stored.community_id],
         )
     except AuditUnavailable as exc:
-        return _refusal(503, str(exc))
+        return http_refusal(503, str(exc))
     if jpeg is None:
-        return _refusal(404, f"no face crop for capture {capture_id!r}")
+        return http_refusal(404, f"no face crop for capture {capture_id!r}")
     return web.Response(
         body=jpeg,
         content_type="image/jpeg",
@@ -473,8 +467,3 @@ def _read_file(path: Path) -> bytes | None:
         return path.read_bytes()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
-
-
-def _refusal(status: int, message: str) -> web.Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return web.json_response({"error": message}, status=status, headers=headers)

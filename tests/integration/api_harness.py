@@ -26,13 +26,16 @@ from graphql_api.feed import AlertFeed
 from graphql_api.server import ApiContext, api_context, serve
 from graphql_api.tokens import mint_token
 from ingest.publisher import Publisher
+from ingest.vision.faces.service import FaceService
 from pingan.provision import prepare_warehouse
 from pingan.settings import Settings, get_settings
 from pingan.warehouse import EmbeddedWarehouse, Warehouse
 from schemas.audit import AuditEntry
 from schemas.codec import decode
 from schemas.events import Record
+from schemas.reference import Device
 from schemas.topics import AUDIT_LOG
+from streams.worker import FaceServiceEngine
 
 ADMIN = (Role.DISTRICT_ADMIN, None)
 OFFICER = (Role.DISTRICT_OFFICER, None)
@@ -199,3 +202,25 @@ async def running_api(
             yield Api(context, settings, f"http://{host}:{port}/graphql", http)
         finally:
             await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def face_service_knowing(
+    settings: Settings, cameras: Sequence[Device]
+) -> AsyncIterator[FaceService]:
+    """The face pipeline of the process hosting the API, with `cameras` registered first."""
+    async with asyncio.timeout(WAIT), Publisher(settings.bootstrap) as publisher:
+        await publisher.publish_many(cameras)
+    async with FaceService(settings) as service:
+        yield service
+
+
+@contextlib.asynccontextmanager
+async def running_api_with_faces(
+    warehouse: Warehouse, settings: Settings, faces: FaceService
+) -> AsyncIterator[Api]:
+    """The API of a worker that has a face model pack: face search and enrolment work."""
+    api_config = api_settings(data_dir=settings.data_dir)
+    engine = FaceServiceEngine(faces)
+    async with running_api(warehouse, settings.bootstrap, api_config, faces=engine) as api:
+        yield api

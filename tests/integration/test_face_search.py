@@ -8,7 +8,6 @@ Int8 copies; the audit log goes through a real Kafka broker.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import uuid
@@ -25,7 +24,6 @@ import pytest
 from graphql_api.criteria import TimeWindow
 from graphql_api.errors import MASKED_MESSAGE
 from graphql_api.face_search_queries import FaceSearchCriteria, search_faces, unit
-from ingest.publisher import Publisher
 from ingest.vision.faces.service import FaceService
 from pingan.settings import Settings
 from pingan.warehouse import EmbeddedWarehouse
@@ -44,9 +42,11 @@ from tests.integration.api_harness import (
     api_settings,
     audit_entries,
     configured,
+    face_service_knowing,
     insert_records,
     prepared_warehouse,
     running_api,
+    running_api_with_faces,
 )
 
 pytestmark = pytest.mark.integration
@@ -95,9 +95,7 @@ def settings(kafka_bootstrap: str, data_dir: Path, face_model_dir: Path) -> Iter
 @pytest.fixture(scope="module")
 async def face_service(settings: Settings) -> AsyncIterator[FaceService]:
     """The face pipeline of the process hosting the API, knowing the cameras."""
-    async with asyncio.timeout(WAIT), Publisher(settings.bootstrap) as publisher:
-        await publisher.publish_many(CAMERAS)
-    async with FaceService(settings) as service:
+    async with face_service_knowing(settings, CAMERAS) as service:
         yield service
 
 
@@ -142,12 +140,7 @@ def warehouse(
 async def api(
     warehouse: EmbeddedWarehouse, settings: Settings, face_service: FaceService
 ) -> AsyncIterator[Api]:
-    async with running_api(
-        warehouse,
-        settings.bootstrap,
-        api_settings(data_dir=settings.data_dir),
-        faces=FaceServiceEngine(face_service),
-    ) as api:
+    async with running_api_with_faces(warehouse, settings, face_service) as api:
         yield api
 
 

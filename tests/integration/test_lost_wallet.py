@@ -29,22 +29,20 @@ from typing import Any
 import cv2
 import pytest
 
-from ingest.publisher import Publisher
 from ingest.vision.faces.service import FaceService
 from pingan.settings import Settings
 from pingan.warehouse import EmbeddedWarehouse
 from schemas.events import DoorAccess, Event, FaceCapture, utc_now
 from schemas.reference import Device, DeviceKind
-from streams.worker import FaceServiceEngine
 from tests.integration.api_harness import (
     ADMIN,
     C01_OFFICER,
     Api,
-    api_settings,
     configured,
+    face_service_knowing,
     insert_records,
     prepared_warehouse,
-    running_api,
+    running_api_with_faces,
 )
 
 pytestmark = pytest.mark.integration
@@ -115,9 +113,7 @@ def settings(kafka_bootstrap: str, data_dir: Path, face_model_dir: Path) -> Iter
 @pytest.fixture(scope="module")
 async def face_service(settings: Settings) -> AsyncIterator[FaceService]:
     """The face pipeline of the worker hosting the API, knowing the three cameras."""
-    async with asyncio.timeout(WAIT), Publisher(settings.bootstrap) as publisher:
-        await publisher.publish_many([GATE_CAMERA, PARK_CAMERA, DOOR_CAMERA])
-    async with FaceService(settings) as service:
+    async with face_service_knowing(settings, [GATE_CAMERA, PARK_CAMERA, DOOR_CAMERA]) as service:
         yield service
 
 
@@ -131,12 +127,7 @@ def warehouse(data_dir: Path) -> Iterator[EmbeddedWarehouse]:
 async def api(
     warehouse: EmbeddedWarehouse, settings: Settings, face_service: FaceService
 ) -> AsyncIterator[Api]:
-    async with running_api(
-        warehouse,
-        settings.bootstrap,
-        api_settings(data_dir=settings.data_dir),
-        faces=FaceServiceEngine(face_service),
-    ) as api:
+    async with running_api_with_faces(warehouse, settings, face_service) as api:
         yield api
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -28,13 +28,13 @@ from pingan.stack.kafka import free_port
 from pingan.warehouse import open_warehouse
 from schemas.alerts import Alert, AlertStatus, AlertType, Severity, SubjectKind
 from schemas.codec import decode, encode
-from schemas.events import CameraAnalytics, CameraAnalyticsKind, Event, utc_now
+from schemas.events import Event, utc_now
 from schemas.topics import ALERTS, ALL_TOPICS, EVENT_TOPICS
 from streams.alert_book import ONE_MS
 from streams.intake import Intake
 from streams.sink import Message, SinkStats, TableSink
 from tests.conftest import WorkerProcess, eventually, group_caught_up
-from tests.integration.test_rule_engine import far_apart, passage, publish
+from tests.integration.test_rule_engine import far_apart, passage, publish, sighting
 
 pytestmark = pytest.mark.integration
 
@@ -148,25 +148,13 @@ def test_officer_acknowledgement_of_a_cloned_plate_survives_the_next_read(
     eventually(lambda: caught_up(kafka_bootstrap, worker), 60)  # the sink wrote every version
 
 
-def dog(camera: str, at: datetime) -> CameraAnalytics:
-    return CameraAnalytics(
-        event_id=f"dog-{uuid.uuid4()}",
-        community_id=DOG_COMMUNITY,
-        occurred_at=at,
-        received_at=at,
-        camera_id=camera,
-        analytics_kind=CameraAnalyticsKind.STRAY_DOG,
-        snapshot_refs=["snapshots/dog.jpg"],
-        confidence=0.9,
-    )
-
-
 def test_officer_acknowledgement_and_assignment_of_a_community_alert_survive_updates(
     worker: WorkerProcess, kafka_bootstrap: str
 ) -> None:
     start = utc_now() - timedelta(hours=1)
     sightings: list[Event] = [
-        dog(f"{DOG_COMMUNITY}-pub{n}", start + timedelta(minutes=10 * n)) for n in range(3)
+        sighting(DOG_COMMUNITY, f"{DOG_COMMUNITY}-pub{n}", start + timedelta(minutes=10 * n))
+        for n in range(3)
     ]
     asyncio.run(publish(kafka_bootstrap, sightings))
     opened = eventually(lambda: counted(kafka_bootstrap, AlertType.STRAY_DOG, DOG_COMMUNITY, 1), 60)
@@ -178,7 +166,10 @@ def test_officer_acknowledgement_and_assignment_of_a_community_alert_survive_upd
     eventually(lambda: caught_up(kafka_bootstrap, worker), 60)
 
     asyncio.run(
-        publish(kafka_bootstrap, [dog(f"{DOG_COMMUNITY}-pub9", start + timedelta(minutes=40))])
+        publish(
+            kafka_bootstrap,
+            [sighting(DOG_COMMUNITY, f"{DOG_COMMUNITY}-pub9", start + timedelta(minutes=40))],
+        )
     )
     updated = eventually(
         lambda: counted(kafka_bootstrap, AlertType.STRAY_DOG, DOG_COMMUNITY, 2), 60

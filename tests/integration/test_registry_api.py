@@ -44,7 +44,6 @@ from schemas.topics import (
     WATCHLIST_FACES,
     Topic,
 )
-from streams.worker import FaceServiceEngine
 from tests.integration.api_harness import (
     ADMIN,
     ANALYST,
@@ -52,12 +51,12 @@ from tests.integration.api_harness import (
     OFFICER,
     Api,
     Who,
-    api_settings,
     audit_entries,
     configured,
+    face_service_knowing,
     insert_records,
     prepared_warehouse,
-    running_api,
+    running_api_with_faces,
 )
 
 pytestmark = pytest.mark.integration
@@ -140,9 +139,7 @@ def warehouse(data_dir: Path) -> Iterator[EmbeddedWarehouse]:
 @pytest.fixture(scope="module")
 async def face_service(settings: Settings) -> AsyncIterator[FaceService]:
     """The face pipeline of the process hosting the API, knowing the unit-door camera."""
-    async with asyncio.timeout(WAIT), Publisher(settings.bootstrap) as publisher:
-        await publisher.publish(CAMERA)
-    async with FaceService(settings) as service:
+    async with face_service_knowing(settings, [CAMERA]) as service:
         yield service
 
 
@@ -150,12 +147,7 @@ async def face_service(settings: Settings) -> AsyncIterator[FaceService]:
 async def api(
     warehouse: EmbeddedWarehouse, settings: Settings, face_service: FaceService
 ) -> AsyncIterator[Api]:
-    async with running_api(
-        warehouse,
-        settings.bootstrap,
-        api_settings(data_dir=settings.data_dir),
-        faces=FaceServiceEngine(face_service),
-    ) as api:
+    async with running_api_with_faces(warehouse, settings, face_service) as api:
         yield api
 
 

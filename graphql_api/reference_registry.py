@@ -1,11 +1,13 @@
-"""The device registry as the API process holds it: followed live from its compacted topic.
+"""The registries lookups need, as the API process holds them: followed live from their
+compacted topics (devices; resident vehicles and monthly passes).
 
-A trajectory asks which cameras watch the doors opened by face. Reading
-pingan.reference.devices from its beginning on each call cost a Kafka consumer's start and the
-whole topic every time (most of the 180 ms between a trajectory's API and SQL time in
-bench/api.py). The follower reads the topic once, on first need, and then applies each change
-as it is published (within the follower's 0.5 s poll), so a camera registered a moment ago is
-known without a reread. It is stopped with the web app (`build_web_app`'s cleanup).
+A trajectory asks which cameras watch the doors opened by face, a vehicle lookup for the
+plate's registration and passes. Reading a topic from its beginning on each call cost a
+Kafka consumer's start and the whole topic every time (most of the 180 ms between a
+trajectory's API and SQL time in bench/api.py). The follower reads the topics once, on first
+need, and then applies each change as it is published (within the follower's 0.5 s poll), so
+a camera or vehicle registered a moment ago is known without a reread. It is stopped with
+the web app (`build_web_app`'s cleanup).
 """
 
 from __future__ import annotations
@@ -14,17 +16,18 @@ import asyncio
 import logging
 
 from pingan.settings import get_settings
-from schemas.topics import DEVICES
+from schemas.topics import DEVICES, PARKING_PASSES, RESIDENT_VEHICLES, Topic
 from streams.reference_data import ReferenceData, ReferenceFollower
 
 log = logging.getLogger(__name__)
 
+FOLLOWED: tuple[Topic, ...] = (DEVICES, RESIDENT_VEHICLES, PARKING_PASSES)
 WAIT_SECONDS = 10.0
 """How long a call waits for the registry's first read (Kafka unreachable: each call)."""
 
 
-class DeviceRegistry:
-    """pingan.reference.devices, read once and then followed, for the process's lifetime."""
+class ReferenceRegistry:
+    """The followed topics, read once and then followed, for the process's lifetime."""
 
     def __init__(self, bootstrap: str | None = None, wait_seconds: float = WAIT_SECONDS) -> None:
         self._bootstrap = bootstrap
@@ -47,11 +50,11 @@ class DeviceRegistry:
     async def _running(self) -> ReferenceFollower:
         async with self._starting:
             if self._follower is not None and self._follower.crashed:
-                log.warning("the device registry follower stopped; starting it again")
+                log.warning("the reference registry follower stopped; starting it again")
                 await self.close()
             if self._follower is None:
                 bootstrap = self._bootstrap or get_settings().bootstrap
-                follower = ReferenceFollower(bootstrap, ReferenceData(), topics=[DEVICES])
+                follower = ReferenceFollower(bootstrap, ReferenceData(), topics=list(FOLLOWED))
                 await follower.start()
                 self._follower = follower
             return self._follower

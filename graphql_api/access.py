@@ -48,6 +48,9 @@ class Permission(StrEnum):
     EDIT_REGISTRY = "edit:registry"
     ERASE_PERSONAL_DATA = "erase:personal-data"
     READ_AUDIT = "read:audit"
+    QUERY_SQL = "query:sql"
+    """Read-only SQL on the warehouse (the SQL endpoint); biometric data stays with the
+    roles that hold read:biometrics."""
 
 
 _POLICE = frozenset(
@@ -75,7 +78,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_PARKING,
         }
     ),
-    Role.ANALYST: frozenset({Permission.READ_AGGREGATES}),
+    Role.ANALYST: frozenset({Permission.READ_AGGREGATES, Permission.QUERY_SQL}),
 }
 
 FACILITY_ALERT_TYPES = frozenset(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from strawberry.dataloader import DataLoader
 
 from graphql_api.access import Caller, Unauthenticated
 from graphql_api.audit import AuditTrail
+from graphql_api.evidence import EventDetail, EvidenceKey, event_details
 from graphql_api.faces import FaceEngine, FaceModelUnavailable
 from graphql_api.facility_queries import FacilityCounters
 from graphql_api.feed import AlertFeed
@@ -18,6 +20,7 @@ from graphql_api.queries import WarehouseReader, alert_histories
 from graphql_api.reference_registry import ReferenceRegistry
 from graphql_api.types import AlertStep
 from ingest.publisher import Publisher
+from pingan.settings import get_settings
 from pingan.warehouse import Warehouse
 from schemas.reference import Community
 
@@ -70,17 +73,22 @@ class CallContext:
     connection_params: Any = None
     alert_history: DataLoader[str, list[AlertStep]] = field(init=False)
     facility_counters: FacilityCounters = field(init=False)
+    evidence_details: DataLoader[EvidenceKey, EventDetail | None] = field(init=False)
 
     def __post_init__(self) -> None:
         """Uncached, so a websocket's long-lived context never shows a stale history; a
         page of alerts still costs one query for all their histories."""
         self.alert_history = DataLoader(self._load_histories, cache=False)
+        self.evidence_details = DataLoader(self._load_evidence, cache=False)
         self.facility_counters = FacilityCounters(
             self.api.reader, lambda: self.caller, self.api.community_ids
         )
 
     async def _load_histories(self, alert_ids: list[str]) -> list[list[AlertStep]]:
         return await alert_histories(self.api.reader, alert_ids)
+
+    async def _load_evidence(self, keys: list[EvidenceKey]) -> list[EventDetail | None]:
+        return await event_details(self.api.reader, keys)
 
     @property
     def caller(self) -> Caller:
@@ -91,6 +99,11 @@ class CallContext:
     @property
     def warehouse(self) -> Warehouse:
         return self.api.warehouse
+
+    @property
+    def data_dir(self) -> Path:
+        """Where cameras keep their snapshots and crops."""
+        return get_settings().data_dir
 
     @property
     def publisher(self) -> Publisher:

@@ -26,7 +26,9 @@ from graphql_api.facility_types import (
     AlertStat,
     Device,
     DeviceStatus,
+    ParkingRevenue,
     ParkingTotals,
+    PassageStat,
     StatsBucket,
     StatsGrouping,
 )
@@ -57,11 +59,8 @@ MAX_BUCKET_SPAN = {StatsBucket.HOUR: timedelta(days=90), StatsBucket.DAY: timede
 """At most 2,160 hourly or 1,096 daily buckets per series."""
 BUCKET_WIDTH = {StatsBucket.HOUR: timedelta(hours=1), StatsBucket.DAY: timedelta(days=1)}
 MAX_STAT_POINTS = 50_000
-"""(bucket, key) pairs one alertStats answer may hold; more is an error, never a cut."""
-BUCKET_SQL = {
-    StatsBucket.HOUR: f"toDateTime64(toStartOfHour(first_seen, '{DISTRICT_ZONE}'), 3, 'UTC')",
-    StatsBucket.DAY: f"toDateTime64(toStartOfDay(first_seen, '{DISTRICT_ZONE}'), 3, 'UTC')",
-}
+"""(bucket, key) pairs one series answer may hold; more is an error, never a cut."""
+BUCKET_START = {StatsBucket.HOUR: "toStartOfHour", StatsBucket.DAY: "toStartOfDay"}
 GROUP_SQL = {StatsGrouping.COMMUNITY: "community_id", StatsGrouping.TYPE: "alert_type"}
 
 DEVICES_LISTING = "devices"
@@ -209,23 +208,48 @@ class StatsRequest:
         until: datetime | None,
         community_ids: list[str] | None,
     ) -> StatsRequest:
-        end = until or utc_now()
-        window = TimeWindow.checked(since, end)
-        span, limit = end - since, MAX_BUCKET_SPAN[bucket]
-        if span > limit:
-            raise InvalidArgument(
-                f"bucket {bucket.name} covers at most {limit.days} days "
-                f"({limit // BUCKET_WIDTH[bucket]:,} buckets); since..until spans "
-                f"{span / timedelta(days=1):.1f} days: shorten it"
-                + (" or use bucket DAY" if bucket is StatsBucket.HOUR else "")
-            )
         return cls(
             bucket=bucket,
             group_by=group_by,
-            window=window,
+            window=series_window(bucket, since, until),
             community_ids=caller.scope(community_ids, known),
             types=caller.visible_types(None),
         )
+
+
+def series_window(bucket: StatsBucket, since: datetime, until: datetime | None) -> TimeWindow:
+    """A closed window of at most MAX_BUCKET_SPAN, so no series is a scan of all history."""
+    end = until or utc_now()
+    window = TimeWindow.checked(since, end)
+    span, limit = end - since, MAX_BUCKET_SPAN[bucket]
+    if span > limit:
+        raise InvalidArgument(
+            f"bucket {bucket.name} covers at most {limit.days} days "
+            f"({limit // BUCKET_WIDTH[bucket]:,} buckets); since..until spans "
+            f"{span / timedelta(days=1):.1f} days: shorten it"
+            + (" or use bucket DAY" if bucket is StatsBucket.HOUR else "")
+        )
+    return window
+
+
+def bucket_sql(bucket: StatsBucket, column: str) -> str:
+    """The bucket's start in district time, as a UTC timestamp."""
+    return f"toDateTime64({BUCKET_START[bucket]}({column}, '{DISTRICT_ZONE}'), 3, 'UTC')"
+
+
+async def series_rows(
+    reader: WarehouseReader, sql: str, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Every point of a series or an error: a cut series would read as a quiet day."""
+    rows = await reader.rows(
+        f"{sql} LIMIT {{limit:UInt32}}", params | {"limit": MAX_STAT_POINTS + 1}
+    )
+    if len(rows) > MAX_STAT_POINTS:
+        raise InvalidArgument(
+            f"the series has more than {MAX_STAT_POINTS:,} points: shorten since..until, "
+            "name fewer communityIds or use bucket DAY"
+        )
+    return rows
 
 
 async def alert_stats(reader: WarehouseReader, request: StatsRequest) -> list[AlertStat]:
@@ -234,20 +258,96 @@ async def alert_stats(reader: WarehouseReader, request: StatsRequest) -> list[Al
     conditions.one_of("community_id", request.community_ids)
     conditions.one_of("alert_type", request.types)
     conditions.within("first_seen", request.window)
-    rows = await reader.rows(
-        f"SELECT {BUCKET_SQL[request.bucket]} AS bucket_start, "
+    rows = await series_rows(
+        reader,
+        f"SELECT {bucket_sql(request.bucket, 'first_seen')} AS bucket_start, "
         f"{GROUP_SQL[request.group_by]} AS key, count() AS n "
         f"FROM alerts FINAL {conditions.where} GROUP BY bucket_start, key "
-        "ORDER BY bucket_start, key LIMIT {limit:UInt32}",
-        conditions.params | {"limit": MAX_STAT_POINTS + 1},
+        "ORDER BY bucket_start, key",
+        conditions.params,
     )
-    if len(rows) > MAX_STAT_POINTS:
-        raise InvalidArgument(
-            f"the series has more than {MAX_STAT_POINTS:,} points: shorten since..until, "
-            "name fewer communityIds or use bucket DAY"
-        )
     return [
         AlertStat(bucket_start=row["bucket_start"], key=str(row["key"]), count=int(row["n"]))
+        for row in rows
+    ]
+
+
+# -- passageStats and parkingRevenue -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeriesRequest:
+    """A validated per-community series: a bounded window within the caller's communities."""
+
+    bucket: StatsBucket
+    window: TimeWindow
+    community_ids: frozenset[str] | None
+
+    @classmethod
+    def checked(
+        cls,
+        caller: Caller,
+        known: Collection[str],
+        *,
+        bucket: StatsBucket,
+        since: datetime,
+        until: datetime | None,
+        community_ids: list[str] | None,
+    ) -> SeriesRequest:
+        return cls(
+            bucket=bucket,
+            window=series_window(bucket, since, until),
+            community_ids=caller.scope(community_ids, known),
+        )
+
+
+async def passage_stats(reader: WarehouseReader, request: SeriesRequest) -> list[PassageStat]:
+    """FINAL so a camera's retried passage counts once; no plate leaves the query."""
+    conditions = Conditions()
+    conditions.one_of("community_id", request.community_ids)
+    conditions.within("occurred_at", request.window)
+    rows = await series_rows(
+        reader,
+        f"SELECT {bucket_sql(request.bucket, 'occurred_at')} AS bucket_start, community_id, "
+        "countIf(direction = 'in') AS entries, countIf(direction = 'out') AS exits "
+        f"FROM vehicle_passages FINAL {conditions.where} GROUP BY bucket_start, community_id "
+        "ORDER BY bucket_start, community_id",
+        conditions.params,
+    )
+    return [
+        PassageStat(
+            bucket_start=row["bucket_start"],
+            community_id=row["community_id"],
+            entries=int(row["entries"]),
+            exits=int(row["exits"]),
+        )
+        for row in rows
+    ]
+
+
+async def parking_revenue(reader: WarehouseReader, request: SeriesRequest) -> list[ParkingRevenue]:
+    """A fee is earned when the stay ends, so stays count by exited_at; latest revisions only
+    (FINAL, retired ones left out). A stay starts before it ends: bounding started_at by the
+    window's end lets the primary key skip later parts."""
+    conditions = Conditions(clauses=["is_deleted = 0", "fee_fen IS NOT NULL"])
+    conditions.one_of("community_id", request.community_ids)
+    conditions.within("exited_at", request.window)
+    conditions.clauses.append(f"started_at < {{until:{TIMESTAMP}}}")
+    rows = await series_rows(
+        reader,
+        f"SELECT {bucket_sql(request.bucket, 'assumeNotNull(exited_at)')} AS bucket_start, "
+        "community_id, count() AS sessions, sum(fee_fen) AS fee_total "
+        f"FROM parking_sessions FINAL {conditions.where} GROUP BY bucket_start, community_id "
+        "ORDER BY bucket_start, community_id",
+        conditions.params,
+    )
+    return [
+        ParkingRevenue(
+            bucket_start=row["bucket_start"],
+            community_id=row["community_id"],
+            sessions=int(row["sessions"]),
+            fee_fen=int(row["fee_total"]),
+        )
         for row in rows
     ]
 

@@ -63,6 +63,30 @@ class AlertStat:
     count: int
 
 
+@strawberry.type(description="Vehicle passages at one community's gates in one bucket of time.")
+class PassageStat:
+    bucket_start: datetime = strawberry.field(
+        description="Start of the hour, or of the district-time day (16:00 UTC)."
+    )
+    community_id: strawberry.ID
+    entries: int = strawberry.field(description="Passages inward (IN).")
+    exits: int = strawberry.field(description="Passages outward (OUT).")
+
+
+@strawberry.type(description="Parking fees of one community's stays that ended in one bucket.")
+class ParkingRevenue:
+    bucket_start: datetime = strawberry.field(
+        description="Start of the hour, or of the district-time day (16:00 UTC)."
+    )
+    community_id: strawberry.ID
+    sessions: int = strawberry.field(description="Stays that ended with a known fee.")
+    fee_fen: strawberry.Private[int]
+
+    @strawberry.field(description="Their fees, in yuan.")
+    def fee(self) -> Decimal:
+        return (Decimal(self.fee_fen) / 100).quantize(YUAN)
+
+
 @strawberry.type(description="A device as its telemetry shows it.")
 class Device:
     id: strawberry.ID

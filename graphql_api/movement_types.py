@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from urllib.parse import quote
 
 import strawberry
 
+from graphql_api.evidence import crop_url
 from graphql_api.facility_types import ParkingSession
 from graphql_api.movement_queries import MovementEvent, SightingKind, StoredCapture
 from graphql_api.types import Alert, VehiclePassage
@@ -29,15 +29,9 @@ strawberry.enum(
     description="How a door was opened; face is one method among card, ID card, QR and password.",
 )
 
-CROPS_PATH = "/graphql/crops/"
-"""Face crops are served here, by capture id, to callers who may see faces (see the README)."""
 FACE_CAPTURES_LISTING = "faceCaptures"
 DWELL_GAP = timedelta(minutes=10)
 """Events at one place further apart than this are separate visits, not one dwell."""
-
-
-def crop_url(capture_id: str) -> str:
-    return CROPS_PATH + quote(capture_id, safe="")
 
 
 @strawberry.type(

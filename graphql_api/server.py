@@ -1,4 +1,4 @@
-"""The aiohttp application serving /graphql and /healthz.
+"""The aiohttp application serving /graphql, /healthz and the police console at /.
 
 `serve` only starts a site on the caller's event loop, so the API can live inside the
 Faust worker; `run_api` is the standalone process for when ClickHouse is a server.
@@ -21,12 +21,13 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from graphql_api.access import Caller, Unauthenticated
+from graphql_api.console import console_handlers, graphiql_page
 from graphql_api.context import ApiContext, CallContext
 from graphql_api.errors import http_refusal
+from graphql_api.evidence import CROPS_PATH
 from graphql_api.faces import FaceEngine
 from graphql_api.feed import AlertFeed
 from graphql_api.limits import RateLimiter, ReadLimits
-from graphql_api.movement_types import CROPS_PATH
 from graphql_api.reference_registry import ReferenceRegistry
 from graphql_api.resolvers.movements import CropRequest, serve_face_crop
 from graphql_api.schema import build_schema
@@ -42,6 +43,8 @@ __all__ = ["ApiContext", "api_context", "build_web_app", "run_api", "serve"]
 log = logging.getLogger(__name__)
 
 GRAPHQL_PATH = "/graphql"
+UNGUARDED_PATHS = ("/healthz", "/ingest")
+"""Health checks and device webhooks: their callers use whatever Host they were given."""
 CALLER = web.RequestKey("caller", Caller)
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 """Large enough for a face-search photo in base64; device webhooks keep their own limits."""
@@ -64,6 +67,11 @@ class PinganGraphQLView(GraphQLView[CallContext, None]):
         )
         self._context = context
         self._verifier = verifier
+        self._console_dir = settings.console_dir
+
+    async def render_graphql_ide(self, request: web.Request) -> web.Response:
+        """GraphiQL from the console's local assets: strawberry's page loads a CDN."""
+        return graphiql_page(request, self._console_dir)
 
     async def get_context(
         self, request: web.Request, response: web.Response | web.WebSocketResponse
@@ -87,17 +95,20 @@ class PinganGraphQLView(GraphQLView[CallContext, None]):
 
 
 def access_middleware(settings: Settings, verifier: TokenVerifier) -> Callable[..., object]:
-    """Host allow-list, CORS, authentication and rate limit for /graphql."""
+    """Host allow-list for the console and /graphql; CORS, authentication and rate limit
+    for /graphql. The console's files hold no data and need no token."""
     hosts = settings.allowed_hosts
     origins = settings.cors_origins
     limiter = RateLimiter(settings.api_rate_limit_per_minute)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith(GRAPHQL_PATH):
+        if request.path.startswith(UNGUARDED_PATHS):
             return await handler(request)
         if "*" not in hosts and _host_name(request.host) not in hosts:
             return http_refusal(421, f"this API does not answer for host {request.host!r}")
+        if not request.path.startswith(GRAPHQL_PATH):
+            return await handler(request)
         origin = request.headers.get("Origin")
         cors = _cors_headers(origin) if origin in origins else {}
         if request.method == "OPTIONS":
@@ -167,6 +178,7 @@ def build_web_app(
     app.router.add_get("/healthz", healthz)
     if ingest is not None:
         app.add_subapp("/ingest", ingest)
+    app.router.add_routes(console_handlers(settings.console_dir))
 
     async def close_reference_registry(app: web.Application) -> None:
         await context.reference_registry.close()

@@ -15,6 +15,14 @@ from strawberry.scalars import JSON
 
 from graphql_api.access import Caller, Permission
 from graphql_api.criteria import AlertCriteria
+from graphql_api.evidence import (
+    EventDetail,
+    EvidenceKey,
+    crop_url,
+    curve_window,
+    slot_temperatures,
+    snapshot_image,
+)
 from graphql_api.pagination import Cursor, Page, encode_cursor
 from graphql_api.permissions import needs
 from schemas import alerts as alert_records
@@ -95,12 +103,70 @@ class Community:
         )
 
 
+@strawberry.type(description="A picture a camera kept of an event.")
+class EvidenceSnapshot:
+    ref: str = strawberry.field(description="Where the camera stored it, under the data dir.")
+    image: str | None = strawberry.field(
+        description="The JPEG or PNG as a data: URL; null when this server does not keep it."
+    )
+
+
 @strawberry.type(description="An event that justifies an alert, summarised for a glance.")
 class Evidence:
     event_id: strawberry.ID
     event_kind: str
     occurred_at: datetime
     summary: str
+    community_id: strawberry.Private[str]
+
+    async def _detail(self, info: strawberry.Info) -> EventDetail | None:
+        key = EvidenceKey(self.event_kind, self.community_id, self.occurred_at, str(self.event_id))
+        return await info.context.evidence_details.load(key)
+
+    @strawberry.field(description="High-altitude throws: the floor the object came from.")
+    async def floor(self, info: strawberry.Info) -> int | None:
+        detail = await self._detail(info)
+        return None if detail is None else detail.floor
+
+    @strawberry.field(
+        description="High-altitude throws: the window on that floor, from the facade's left."
+    )
+    async def window_column(self, info: strawberry.Info) -> int | None:
+        detail = await self._detail(info)
+        return None if detail is None else detail.window_column
+
+    @strawberry.field(
+        description="The plate snapshot of a vehicle passage (with read:plates), or the "
+        "frames of a camera's analytics (a throw, an e-bike, an intruder near a fence)."
+    )
+    async def snapshots(self, info: strawberry.Info) -> list[EvidenceSnapshot]:
+        caller: Caller = info.context.caller
+        if self.event_kind == "vehicle_passage" and not caller.may(Permission.READ_PLATES):
+            return []
+        detail = await self._detail(info)
+        refs = () if detail is None else detail.snapshot_refs
+        data_dir = info.context.data_dir
+        return [EvidenceSnapshot(ref=r, image=await snapshot_image(data_dir, r)) for r in refs]
+
+    @strawberry.field(
+        description="A face capture's crop: GET it with your bearer token (audited). Null "
+        "without read:biometrics or when no crop was kept."
+    )
+    async def crop_url(self, info: strawberry.Info) -> str | None:
+        if self.event_kind != "face_capture":
+            return None
+        if not info.context.caller.may(Permission.READ_BIOMETRICS):
+            return None
+        detail = await self._detail(info)
+        if detail is None or not detail.has_crop:
+            return None
+        return crop_url(str(self.event_id))
+
+
+@strawberry.type(description="One temperature reading of a charging-shed slot.")
+class TemperatureReading:
+    at: datetime
+    temperature_c: float
 
 
 @strawberry.type(description="One officer's step on an alert.")
@@ -142,6 +208,21 @@ class Alert:
     async def history(self, info: strawberry.Info) -> list[AlertStep]:
         return await info.context.alert_history.load(str(self.id))
 
+    @strawberry.field(
+        description="CHARGING_OVERHEAT: the shed slot's temperature from 30 minutes before "
+        "the alert to 10 minutes after its latest reading (at most 6 h; 1,000 readings), "
+        "oldest first. Empty for other alerts.",
+        permission_classes=[needs(Permission.READ_DEVICES)],
+    )
+    async def temperature_curve(self, info: strawberry.Info) -> list[TemperatureReading]:
+        if self.type is not AlertType.CHARGING_OVERHEAT:
+            return []
+        since, until = curve_window(self.first_seen, self.last_seen)
+        readings = await slot_temperatures(
+            info.context.api.reader, str(self.community_id), self.subject, since, until
+        )
+        return [TemperatureReading(at=at, temperature_c=value) for at, value in readings]
+
     @classmethod
     def from_record(cls, alert: alert_records.Alert) -> Alert:
         return cls(
@@ -163,6 +244,7 @@ class Alert:
                     event_kind=e.event_kind,
                     occurred_at=e.occurred_at,
                     summary=e.summary,
+                    community_id=alert.community_id,
                 )
                 for e in alert.evidence
             ],

@@ -13,18 +13,9 @@ from typing import NoReturn
 import click
 
 from graphql_api.access import Role
-from ingest.cli import ingest
-from ingest.reference import community_ids
-from ingest.simulator.cli import simulate
-from ingest.vision.faces.cli import faces
-from ingest.vision.falling.cli import vision
 from pingan.district_time import DistrictTime
-from pingan.parking_cli import parking
-from pingan.rule_settings_cli import rules
+from pingan.lazy_commands import LazyCommand, LazyGroup
 from pingan.settings import Settings, get_settings
-from pingan.stack import kafka
-from pingan.stack.cli import stack
-from pingan.warehouse import WarehouseError, open_warehouse
 
 log = logging.getLogger("pingan")
 
@@ -38,9 +29,11 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 def _broker(settings: Settings, start_local: bool) -> str:
     """The local broker is started on demand; an external cluster is only waited for."""
+    from pingan.stack import kafka
+
     try:
         if start_local:
-            return kafka.up(settings)
+            return kafka.up(settings, progress=click.echo)
         kafka.wait_for_broker(settings.bootstrap, timeout=60)
         return settings.bootstrap
     except kafka.MissingPrerequisite as exc:
@@ -49,22 +42,45 @@ def _broker(settings: Settings, start_local: bool) -> str:
         _fail(f"Kafka is not reachable at {settings.bootstrap}: {exc}")
 
 
-@click.group()
+# Imported when run, not for `pingan --help`: they load Kafka clients and the vision models.
+SUBCOMMANDS = {
+    "stack": LazyCommand(
+        "pingan.stack.cli:stack",
+        "Local Apache Kafka (KRaft) broker, or the cluster named by KAFKA_BOOTSTRAP.",
+    ),
+    "simulate": LazyCommand(
+        "ingest.simulator.cli:simulate",
+        "Publish a seeded district's events with labelled watchlist incidents.",
+    ),
+    "rules": LazyCommand(
+        "pingan.rule_settings_cli:rules",
+        "Rule thresholds per community: defaults ← district (*) ← community.",
+    ),
+    "parking": LazyCommand(
+        "pingan.parking_cli:parking",
+        "Parking tariffs per community and monthly passes per plate.",
+    ),
+    "ingest": LazyCommand(
+        "ingest.cli:ingest", "Device adapters: webhooks (http, keys), Modbus pollers."
+    ),
+    "faces": LazyCommand(
+        "ingest.vision.faces.cli:faces",
+        "Face recognition: enrol residents, identify photos, watch camera streams.",
+    ),
+    "vision": LazyCommand(
+        "ingest.vision.falling.cli:vision", "Pingan's own analysis of camera video."
+    ),
+}
+
+
+@click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
+@click.version_option(package_name="pingan", prog_name="pingan")
 def main() -> None:
     """Pingan (平安): real-time safety platform for residential communities."""
     logging.basicConfig(
         level=get_settings().log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-
-
-main.add_command(stack)
-main.add_command(simulate)
-main.add_command(rules)
-main.add_command(parking)
-main.add_command(ingest)
-main.add_command(faces)
-main.add_command(vision)
 
 
 @main.command()
@@ -77,18 +93,29 @@ def run(duration: float | None, communities: int, rate: float, seed: int) -> Non
     from datetime import UTC, datetime
 
     from ingest.simulator.companion import simulator_companion
+    from pingan.run_status import StatusLine, status_companion
     from pingan.summary import summarise
     from streams.worker import run_worker
 
     settings = get_settings()
+    logfile = _log_to_file(settings)
+    click.echo(f"Full logs: {logfile}")
     _broker(settings, start_local=settings.kafka_bootstrap is None)
-    _print_sign_in(settings)
+    console = _print_sign_in(settings)
     started = datetime.now(UTC)
-    companion = simulator_companion(settings, communities=communities, rate=rate, seed=seed)
+    simulator = simulator_companion(settings, communities=communities, rate=rate, seed=seed)
+    status = status_companion(settings, StatusLine(sys.stdout), started, console)
+    click.echo("Starting the worker (topics, ClickHouse migrations, rule state)...")
     result = run_worker(
-        settings, host_api=settings.embedded_clickhouse, companion=companion, duration=duration
+        settings,
+        host_api=settings.embedded_clickhouse,
+        companions=[lambda _run: simulator, status],
+        duration=duration,
+        logfile=logfile,
     )
     try:
+        if result.failure is not None:
+            _fail(f"The worker stopped on an error: {result.failure}\nFull logs: {logfile}", 1)
         click.echo(summarise(result.warehouse, result.pipeline.stats, started).render())
     finally:
         result.warehouse.close()
@@ -107,7 +134,10 @@ def worker(api: bool | None) -> None:
     settings = get_settings()
     _broker(settings, start_local=False)
     host_api = settings.embedded_clickhouse if api is None else api
-    run_worker(settings, host_api=host_api).warehouse.close()
+    result = run_worker(settings, host_api=host_api)
+    result.warehouse.close()
+    if result.failure is not None:
+        sys.exit(1)
 
 
 @main.command()
@@ -142,6 +172,7 @@ def api() -> None:
 def token(role: str, communities: str | None, ttl: str, sub: str | None) -> None:
     """Mint an API token from the configured secret; the token is the last line printed."""
     from graphql_api.tokens import TokenConfigError, mint_token
+    from ingest.reference import community_ids
 
     settings = get_settings()
     chosen = Role(role)
@@ -163,10 +194,29 @@ def token(role: str, communities: str | None, ttl: str, sub: str | None) -> None
     click.echo(minted)
 
 
-def _print_sign_in(settings: Settings) -> None:
-    """The one-machine run hands its operator a district_admin token, valid for a day."""
+def _log_to_file(settings: Settings) -> Path:
+    """`pingan run` keeps the terminal for its status line: every log line goes to this file,
+    from the broker's start on (the worker's Faust logging reopens it when it starts)."""
+    from datetime import datetime
+
+    directory = settings.run_log_dir
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        logfile = directory / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
+        handler = logging.FileHandler(logfile, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write the run's log in {directory} ({exc.strerror}): set PINGAN_LOG_DIR")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.root.handlers = [handler]
+    return logfile
+
+
+def _print_sign_in(settings: Settings) -> str:
+    """The one-machine run hands its operator a district_admin token, valid for a day, in the
+    console's address; returns the console's address without it, for the status line."""
     from graphql_api.tokens import TokenConfigError, mint_token
 
+    console = f"http://{settings.api_host}:{settings.api_port}/"
     try:
         minted = mint_token(
             settings,
@@ -177,15 +227,13 @@ def _print_sign_in(settings: Settings) -> None:
         )
     except TokenConfigError as exc:
         click.echo(f"no API token printed: {exc}", err=True)
-        return
-    url = f"http://{settings.api_host}:{settings.api_port}/graphql"
+        return console
     click.echo(
-        f"\nGraphQL API: {url}\n"
-        "Open it in a browser (GraphiQL), then in the Headers tab paste:\n"
-        f'  {{"Authorization": "Bearer {minted}"}}\n'
-        "Other roles: pingan token --role community_officer --communities c01 --sub NAME\n"
-        f"district_admin token (24 h):\n{minted}\n"
+        f"Police console (district_admin, 24 h): {console}#token={minted}\n"
+        f"GraphiQL: {console}graphql with the header Authorization: Bearer <the token above>\n"
+        "Other roles: pingan token --role community_officer --communities c01 --sub NAME"
     )
+    return console
 
 
 def _lifetime(text: str) -> timedelta:
@@ -204,6 +252,7 @@ def _lifetime(text: str) -> timedelta:
 @main.command()
 def migrate() -> None:
     """Create topics and apply ClickHouse migrations (also done by every worker start)."""
+    from pingan.warehouse import WarehouseError
     from streams.worker import prepare
 
     settings = get_settings()
@@ -217,12 +266,31 @@ def migrate() -> None:
 
 @main.command()
 @click.argument("query")
-@click.option("--format", "fmt", default="PrettyCompact", show_default=True)
-def sql(query: str, fmt: str) -> None:
-    """Run an analyst's SQL against the configured ClickHouse."""
+@click.option(
+    "--format",
+    "fmt",
+    default="PrettyCompact",
+    show_default=True,
+    help="Through a running worker: any ClickHouse output format, its bytes as sent.",
+)
+@click.option(
+    "--token",
+    default=None,
+    help="API token for a running worker's SQL endpoint (default: an analyst's, minted "
+    "from this machine's secret).",
+)
+def sql(query: str, fmt: str, token: str | None) -> None:
+    """Run an analyst's SQL against the configured ClickHouse.
+
+    While a worker holds the embedded chDB, the query goes through its SQL endpoint."""
+    from pingan.warehouse import DataDirectoryBusy, WarehouseError, open_warehouse
+
     settings = get_settings()
     try:
         warehouse = open_warehouse(settings)
+    except DataDirectoryBusy:
+        _sql_through_worker(settings, query, fmt, token)
+        return
     except WarehouseError as exc:
         _fail(str(exc))
     try:
@@ -232,6 +300,17 @@ def sql(query: str, fmt: str) -> None:
     finally:
         warehouse.close()
     click.echo(_render(table, fmt))
+
+
+def _sql_through_worker(settings: Settings, query: str, fmt: str, token: str | None) -> None:
+    from pingan.sql_cli import SqlEndpointError, query_running_worker
+
+    try:
+        answer = query_running_worker(settings, query, fmt, token)
+    except SqlEndpointError as exc:
+        _fail(f"query failed: {exc}", code=1)
+    sys.stdout.buffer.write(answer)
+    sys.stdout.flush()
 
 
 def _count(ctx: click.Context, param: click.Parameter, value: str) -> int:
@@ -256,6 +335,7 @@ def load_synthetic(events: int, captures: int, days: float, communities: int, se
     from pingan.provision import prepare_warehouse
     from pingan.synthetic import SyntheticPlan
     from pingan.synthetic import load_synthetic as load
+    from pingan.warehouse import WarehouseError, open_warehouse
 
     settings = get_settings()
     plan = SyntheticPlan(events, captures, days, communities, seed)

@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(
         default=Path(".pingan"), description="local state: chDB data, Kafka log dirs, logs"
+    )
+    log_dir: Path | None = Field(
+        default=None,
+        description="where `pingan run` writes its full log (run-<time>.log); unset = "
+        "{data_dir}/logs",
     )
     cache_dir: Path = Field(
         default=Path.home() / ".cache" / "pingan",
@@ -49,6 +54,11 @@ class Settings(BaseSettings):
         "tokens are verified with it and `pingan token` cannot mint",
     )
     api_graphiql: bool = Field(default=True, description="serve GraphiQL to browsers at /graphql")
+    console_dir: Path = Field(
+        default=Path(__file__).resolve().parents[1] / "dashboards" / "console",
+        description="the police console's files, served by the API at /; `make console` "
+        "builds its vendor/ assets (GraphiQL, React)",
+    )
     api_introspection: bool = Field(default=True, description="answer schema introspection")
     api_allowed_hosts: str = Field(
         default="localhost,127.0.0.1,::1",
@@ -74,6 +84,40 @@ class Settings(BaseSettings):
         default_factory=lambda: max(1, (os.cpu_count() or 2) // 2),
         ge=1,
         description="ClickHouse max_threads of every API read: the other cores stay the pipeline's",
+    )
+    sql_host: str = Field(
+        default="127.0.0.1", description="bind address of the analysts' SQL endpoint"
+    )
+    sql_port: int = Field(
+        default=8123,
+        ge=0,
+        le=65535,
+        description="port of the worker's ClickHouse HTTP endpoint for analysts (embedded chDB "
+        "only); 0 or empty: off",
+    )
+    sql_user: str | None = Field(
+        default=None,
+        description="optional analyst user name for the SQL endpoint (basic auth, "
+        "X-ClickHouse-User); unset: bearer tokens only",
+    )
+    sql_password: SecretStr | None = Field(default=None, description="password of PINGAN_SQL_USER")
+    sql_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="SQL endpoint: max_execution_time of every query"
+    )
+    sql_max_result_rows: int = Field(
+        default=1_000_000, ge=1, description="SQL endpoint: max_result_rows of every query"
+    )
+    sql_max_result_mb: int = Field(
+        default=256, ge=1, description="SQL endpoint: max_result_bytes of every query (MiB)"
+    )
+    sql_max_memory_mb: int = Field(
+        default=2048, ge=16, description="SQL endpoint: max_memory_usage of every query (MiB)"
+    )
+    sql_max_query_kb: int = Field(
+        default=256, ge=1, description="SQL endpoint: largest query text (KiB), else 413"
+    )
+    sql_rate_limit_per_minute: int = Field(
+        default=120, ge=1, description="SQL endpoint: queries per analyst and minute, else 429"
     )
     sink_batch_size: int = Field(default=5000, description="max rows per ClickHouse insert")
     sink_batch_seconds: float = Field(
@@ -196,6 +240,11 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="log level of worker and API")
 
+    @field_validator("sql_port", mode="before")
+    @classmethod
+    def _empty_port_is_off(cls, value: object) -> object:
+        return 0 if value in ("", None) else value
+
     @model_validator(mode="after")
     def _audit_outlives_biometrics(self) -> Settings:
         if self.audit_ttl_days < self.biometric_ttl_days:
@@ -217,6 +266,10 @@ class Settings(BaseSettings):
     @property
     def embedded_clickhouse(self) -> bool:
         return self.clickhouse_url is None
+
+    @property
+    def run_log_dir(self) -> Path:
+        return self.log_dir or self.data_dir / "logs"
 
     @property
     def chdb_path(self) -> Path:

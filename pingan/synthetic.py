@@ -45,6 +45,7 @@ from ingest.reference import load_communities
 from ingest.simulator.district import (
     CITY_LETTERS,
     EMBEDDING_DIMS,
+    HOME_CITY_SHARE,
     PROVINCE_WEIGHTS,
     PROVINCES,
     SERIAL_DIGITS,
@@ -434,7 +435,7 @@ def _timestamps(ms: np.ndarray) -> pa.Array:
 
 
 def _random_plates(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Plates like `random_plate` (浙A12345; 9 bytes of UTF-8) as a fixed-width byte array."""
+    """Plates like `random_plate` (鄂A12345; 9 bytes of UTF-8) as a fixed-width byte array."""
     provinces = np.frombuffer("".join(PROVINCES).encode(), dtype=np.uint8).reshape(-1, 3)
     cities = np.frombuffer(CITY_LETTERS.encode(), dtype=np.uint8)
     digits = np.frombuffer(SERIAL_DIGITS.encode(), dtype=np.uint8)
@@ -442,8 +443,8 @@ def _random_plates(rng: np.random.Generator, n: int) -> np.ndarray:
     province = _weighted(rng, PROVINCE_WEIGHTS, n)
     plates = np.empty((n, 9), dtype=np.uint8)
     plates[:, :3] = provinces[province]
-    hangzhou = (province == 0) & (rng.random(n) < 0.8)
-    plates[:, 3] = np.where(hangzhou, ord("A"), cities[rng.integers(0, len(cities), n)])
+    home_city = (province == 0) & (rng.random(n) < HOME_CITY_SHARE)
+    plates[:, 3] = np.where(home_city, ord("A"), cities[rng.integers(0, len(cities), n)])
     serial_letter = rng.random((n, 5)) < 0.15
     plates[:, 4:] = np.where(
         serial_letter,

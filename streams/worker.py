@@ -8,22 +8,24 @@ the API can run alone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 
 import faust
 from mode import Service
 
+from graphql_api.audit import AuditTrail
 from graphql_api.faces import PhotoFace, UnusablePhoto
 from graphql_api.feed import AlertFeed
 from graphql_api.limits import API_NICE
 from graphql_api.server import api_context, serve
+from graphql_api.sql_gateway import start_sql_gateway
 from ingest.http.app import ingest_app
 from ingest.publisher import Publisher
 from ingest.vision.faces.images import UnreadableImage, decode_image
@@ -40,6 +42,8 @@ from streams.rules.catalogue import all_rules
 log = logging.getLogger(__name__)
 
 Companion = Callable[[asyncio.Event], Awaitable[None]]
+"""A task of `pingan run` in the worker's loop (the simulator, the status line), told to stop
+through its event when the run ends."""
 
 
 class ApiService(Service):
@@ -115,13 +119,25 @@ class ApiThread:
                     log.info(
                         "GraphQL API at http://%s:%d/graphql", settings.api_host, settings.api_port
                     )
-                    self._ready.set_result(None)
-                    await self._stopping.wait()
+                    await self._serve_sql(context.audit)
                 finally:
                     await runner.cleanup()
             finally:
                 if faces is not None:
                     await faces.stop()
+
+    async def _serve_sql(self, audit: AuditTrail) -> None:
+        """Analysts' SQL beside the API, on this loop, while the worker holds chDB."""
+        assert self._stopping is not None
+        sql = await start_sql_gateway(self._settings, audit)
+        try:
+            self._ready.set_result(None)
+            await self._stopping.wait()
+        finally:
+            if sql is not None:
+                gateway, sql_runner = sql
+                await sql_runner.cleanup()
+                await asyncio.to_thread(gateway.close)
 
 
 def _lower_priority() -> None:
@@ -164,6 +180,8 @@ class FaceServiceEngine:
 class WorkerRun:
     pipeline: Pipeline
     warehouse: Warehouse
+    failure: BaseException | None = None
+    """Why the worker stopped, if not on a signal or at the end of its duration."""
 
 
 def prepare(settings: Settings) -> Warehouse:
@@ -184,13 +202,14 @@ def run_worker(
     settings: Settings,
     *,
     host_api: bool,
-    companion: Companion | None = None,
+    companions: Sequence[Callable[[WorkerRun], Companion]] = (),
     duration: float | None = None,
+    logfile: Path | None = None,
 ) -> WorkerRun:
     """Run until SIGINT/SIGTERM or `duration` seconds; returns what the summary needs.
 
-    `companion` (the simulator, in `pingan run`) runs in the worker's loop and is told to
-    stop through its event when the worker stops.
+    `companions` are made from the run, so that they can read its figures, and run in the
+    worker's loop. With `logfile`, Faust's and every other log go there, not to the terminal.
     """
     warehouse = prepare(settings)
     pipeline = Pipeline(settings, warehouse)
@@ -198,11 +217,8 @@ def run_worker(
     if host_api:
         app.web_server(ApiService(settings, warehouse))
     stop_companion = asyncio.Event()
-    if companion is not None:
-
-        @app.task
-        async def run_companion() -> None:
-            await companion(stop_companion)
+    for make_companion in companions:
+        _run_alongside(app, make_companion(WorkerRun(pipeline, warehouse)), stop_companion)
 
     if duration is not None:
 
@@ -211,7 +227,20 @@ def run_worker(
             stop_companion.set()
             os.kill(os.getpid(), signal.SIGTERM)
 
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
-    with contextlib.suppress(SystemExit):
+    worker = faust.Worker(
+        app, loglevel=settings.log_level, quiet=True, logfile=str(logfile) if logfile else None
+    )
+    try:
         worker.execute_from_commandline()
+    except SystemExit as exit_:
+        if exit_.code:
+            # mode logs the error, then exits from inside the `except` that caught it.
+            failure = worker.crash_reason or exit_.__context__ or exit_
+            return WorkerRun(pipeline, warehouse, failure)
     return WorkerRun(pipeline, warehouse)
+
+
+def _run_alongside(app: faust.App, companion: Companion, stop: asyncio.Event) -> None:
+    @app.task
+    async def run_companion() -> None:
+        await companion(stop)

@@ -58,11 +58,13 @@ class WorkerProcess:
         self.data_dir = data_dir
         self.api_port = api_port
         self.log_path = data_dir / "worker.log"
+        self.sql_port = free_port()
         self.env = {
             **os.environ,
             "KAFKA_BOOTSTRAP": bootstrap,
             "PINGAN_DATA_DIR": str(data_dir),
             "PINGAN_API_PORT": str(api_port),
+            "PINGAN_SQL_PORT": str(self.sql_port),
             "PINGAN_WORKER_ID": f"pingan-test-{data_dir.name}",
             "PINGAN_SINK_BATCH_SECONDS": "0.2",
             "PINGAN_API_TOKEN_SECRET": secrets.token_urlsafe(32),

@@ -19,7 +19,9 @@ from graphql_api.facility_types import (
     Device,
     DeviceHealthChange,
     DeviceStatus,
+    ParkingRevenue,
     ParkingSessionConnection,
+    PassageStat,
     StatsBucket,
     StatsGrouping,
     parking_connection,
@@ -67,6 +69,42 @@ class FacilityQuery:
             community_ids=community_ids,
         )
         return await sql.alert_stats(info.context.api.reader, request)
+
+    @strawberry.field(
+        description="Vehicle passages per hour or district-time day at the gates of the "
+        "communities you may see, in and out, by community; empty buckets are left out. "
+        "Counts only, no plate. HOUR spans at most 90 days, DAY at most 1,096; until defaults "
+        "to now.",
+        permission_classes=[needs(Permission.READ_AGGREGATES)],
+    )
+    async def passage_stats(
+        self,
+        info: ApiInfo,
+        bucket: StatsBucket,
+        since: datetime,
+        until: datetime | None = None,
+        community_ids: list[strawberry.ID] | None = None,
+    ) -> list[PassageStat]:
+        request = _series(info, bucket, since, until, community_ids)
+        return await sql.passage_stats(info.context.api.reader, request)
+
+    @strawberry.field(
+        description="Parking fees per hour or district-time day by when stays ended, by "
+        "community, within the communities you may see; stays without a fee yet add nothing "
+        "and empty buckets are left out. HOUR spans at most 90 days, DAY at most 1,096; until "
+        "defaults to now.",
+        permission_classes=[needs(Permission.READ_PARKING)],
+    )
+    async def parking_revenue(
+        self,
+        info: ApiInfo,
+        bucket: StatsBucket,
+        since: datetime,
+        until: datetime | None = None,
+        community_ids: list[strawberry.ID] | None = None,
+    ) -> list[ParkingRevenue]:
+        request = _series(info, bucket, since, until, community_ids)
+        return await sql.parking_revenue(info.context.api.reader, request)
 
     @strawberry.field(
         description="Devices that reported in the last 30 days, with their health, by "
@@ -130,6 +168,23 @@ class FacilityQuery:
             community_ids=criteria.community_ids,
         )
         return parking_connection(page, sql.once(lambda: sql.parking_totals(reader, criteria)))
+
+
+def _series(
+    info: ApiInfo,
+    bucket: StatsBucket,
+    since: datetime,
+    until: datetime | None,
+    community_ids: list[strawberry.ID] | None,
+) -> sql.SeriesRequest:
+    return sql.SeriesRequest.checked(
+        info.context.caller,
+        info.context.community_ids,
+        bucket=bucket,
+        since=since,
+        until=until,
+        community_ids=community_ids,
+    )
 
 
 @strawberry.type

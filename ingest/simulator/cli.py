@@ -48,7 +48,8 @@ from pingan.settings import get_settings
     type=click.FloatRange(min=0, min_open=True),
     default=1.0,
     show_default=True,
-    help="Event time per wall second.",
+    help="Event time per wall second. Fence alarms, camera analytics and SOS presses happen "
+    "a few times per community per day of event time, so X times as often per wall second.",
 )
 @click.option(
     "--start",

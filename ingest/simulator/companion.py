@@ -10,12 +10,17 @@ from ingest.publisher import Publisher
 from ingest.reference import load_communities
 from ingest.simulator.clock import SimClock
 from ingest.simulator.district import District
+from ingest.simulator.incidents import OFFICER_INCIDENTS
 from ingest.simulator.simulation import Simulator
 from pingan.settings import Settings
 
 log = logging.getLogger(__name__)
 
 LABELS_FILE = "simulator-labels.jsonl"
+INCIDENT_EVERY_S = 30.0
+"""One labelled incident every 30 s district-wide, of OFFICER_INCIDENTS in turn, the first
+after a second: a subscriber sees alerts within a minute, and two a minute is a pace one
+officer at the console can work. Everyday occasions add about one alert every few minutes."""
 
 
 def simulator_companion(
@@ -27,6 +32,8 @@ def simulator_companion(
         simulator = Simulator(
             District.build(seed, load_communities()[:communities]),
             SimClock.plan(),
+            incident_every=INCIDENT_EVERY_S,
+            incident_kinds=OFFICER_INCIDENTS,
             labels_path=settings.data_dir / LABELS_FILE,
         )
         if simulator.heartbeats_per_second > rate:

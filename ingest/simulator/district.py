@@ -23,8 +23,11 @@ from schemas.events import DeviceKind, PlateColour, Record, Wearer, utc_now
 from schemas.reference import Community, GeofenceCircle
 
 EMBEDDING_DIMS = 128
-PROVINCES = ("浙", "沪", "苏", "皖", "赣", "闽")
-PROVINCE_WEIGHTS = (80, 6, 6, 4, 2, 2)
+PROVINCES = ("鄂", "湘", "豫", "赣", "皖", "川")
+PROVINCE_WEIGHTS = (85, 4, 4, 3, 2, 2)
+"""Hubei first (鄂), then the neighbouring provinces whose cars a Wuhan estate sees."""
+HOME_CITY_SHARE = 0.85
+"""Of Hubei plates, the share issued in Wuhan (鄂A); the rest are other Hubei cities."""
 CITY_LETTERS = "ABCDEFGHJK"
 SERIAL_DIGITS = "0123456789"
 SERIAL_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O: they read as 1 and 0
@@ -366,9 +369,10 @@ def unit_vector(rng: random.Random) -> list[float]:
 
 
 def random_plate(rng: random.Random) -> str:
-    """A plate in normalised form, e.g. 浙A12345 (shown as 浙A·12345): Hangzhou-heavy."""
+    """A plate in normalised form, e.g. 鄂A12345 (shown as 鄂A·12345): Wuhan-heavy."""
     province = rng.choices(PROVINCES, PROVINCE_WEIGHTS)[0]
-    city = "A" if province == "浙" and rng.random() < 0.8 else rng.choice(CITY_LETTERS)
+    home = province == PROVINCES[0] and rng.random() < HOME_CITY_SHARE
+    city = "A" if home else rng.choice(CITY_LETTERS)
     serial = "".join(
         rng.choice(SERIAL_LETTERS) if rng.random() < 0.15 else rng.choice(SERIAL_DIGITS)
         for _ in range(5)

@@ -1,11 +1,13 @@
 """Everyday life of the district as events: residents, visitors, riders and devices.
 
-Activity (people, bracelets, camera analytics, alarms) is drawn from one seeded generator,
-so a seed replays the same sequence. Device heartbeats and visitors' departures are
-scheduled in event time from a second generator, so how the run is cut into batches
-never changes what is sent. Everyday life is kept coherent with the rules: devices never
-miss a heartbeat, visitors leave within hours, bracelets stay inside their geofence with
-charge to spare, slots stay cool and strangers' faces never repeat.
+Activity (people and bracelets) is drawn from one seeded generator, so a seed replays the
+same sequence. Device heartbeats and visitors' departures are scheduled in event time
+from a second generator, and the occasions officers act on (fence alarms, camera
+analytics, SOS presses: a few per community per day, see rhythm.py) from a third, so how
+the run is cut into batches never changes when they happen. Everyday life is kept
+coherent with the rules: devices never miss a heartbeat, visitors leave within hours,
+bracelets stay inside their geofence with charge to spare, slots stay cool and strangers'
+faces never repeat.
 Records are validated on construction: a generator bug fails here, not in the worker.
 """
 
@@ -27,12 +29,19 @@ from ingest.simulator.district import (
     Device,
     District,
     Site,
+    offset,
 )
 from ingest.simulator.rhythm import (
     CUMULATIVE_MIX_BY_HOUR,
+    FOLLOWS_RESIDENTS,
     MIX_KINDS,
+    MOVEMENT_BY_HOUR,
+    MOVEMENT_MEAN,
+    MOVEMENT_PEAK,
     OUTBOUND_BY_HOUR,
+    PER_COMMUNITY_DAY,
     UTC_OFFSET_HOURS,
+    Occasion,
     ambient_celsius,
     local_hour,
 )
@@ -84,13 +93,13 @@ VISITOR_PLATE_COLOUR_WEIGHTS = (75, 15, 10)
 MATCH_MIN_QUALITY = 0.6
 STRANGER_FACE = [0.0] * EMBEDDING_DIMS
 """Noise around nothing: a one-off visitor's face resembles no one's."""
-ANALYTICS_KINDS = (
-    CameraAnalyticsKind.STRAY_DOG,
-    CameraAnalyticsKind.BLOCKED_FIRE_PASSAGE,
-    CameraAnalyticsKind.EBIKE_IN_ELEVATOR,
-    CameraAnalyticsKind.HIGH_ALTITUDE_THROW,
-)
-ANALYTICS_WEIGHTS = (35, 30, 25, 10)
+OCCASION_ANALYTICS = {
+    Occasion.STRAY_DOG: CameraAnalyticsKind.STRAY_DOG,
+    Occasion.BLOCKED_FIRE_PASSAGE: CameraAnalyticsKind.BLOCKED_FIRE_PASSAGE,
+    Occasion.EBIKE_IN_ELEVATOR: CameraAnalyticsKind.EBIKE_IN_ELEVATOR,
+    Occasion.HIGH_ALTITUDE_THROW: CameraAnalyticsKind.HIGH_ALTITUDE_THROW,
+}
+OCCASIONS = tuple(Occasion)
 ANALYTICS_CAMERA = {
     CameraAnalyticsKind.STRAY_DOG: CameraRole.PUBLIC,
     CameraAnalyticsKind.BLOCKED_FIRE_PASSAGE: CameraRole.PUBLIC,
@@ -99,6 +108,8 @@ ANALYTICS_CAMERA = {
 }
 ALARM_KINDS = (PerimeterAlarmKind.CROSS, PerimeterAlarmKind.TAMPER, PerimeterAlarmKind.POWER_LOSS)
 ALARM_WEIGHTS = (60, 25, 15)
+SOS_FROM_HOME_M = 60.0
+"""A wearer presses SOS at home or close by, well inside any geofence."""
 BRACELET_STEP_DEGREES = {Wearer.ELDERLY: 0.0002, Wearer.CHILD: 0.0003, Wearer.PET: 0.0004}
 WANDER_SHARE_OF_GEOFENCE = 0.6
 """Everyday wandering stays within this share of the home circle: GPS jitter included,
@@ -110,7 +121,7 @@ SLOT_THERMAL_TIME_S = 900.0
 SLOT_SESSION_S = 2 * 3600.0
 """Mean time between a slot starting and stopping to charge."""
 
-HEARTBEAT, DEPARTURE = 0, 1
+HEARTBEAT, DEPARTURE, OCCASION = 0, 1, 2
 
 
 class Crossing:
@@ -188,6 +199,82 @@ def slot_metrics(
     }
 
 
+def occasion_places(site: Site, occasion: Occasion) -> Sequence[object]:
+    """Where an occasion can happen in a community; without any, it never happens there."""
+    if occasion is Occasion.FENCE_ALARM:
+        return site.fence_zones
+    if occasion is Occasion.SOS_PRESS:
+        return site.bracelets
+    return site.cameras[ANALYTICS_CAMERA[OCCASION_ANALYTICS[occasion]]]
+
+
+def fence_alarm(
+    site: Site,
+    event_id: str,
+    at: datetime,
+    received_at: datetime,
+    rng: random.Random,
+    kind: PerimeterAlarmKind | None = None,
+) -> PerimeterAlarm:
+    """An alarm of a zone of the site's fence; its kind drawn from the everyday mix unless
+    given."""
+    return PerimeterAlarm(
+        event_id=event_id,
+        community_id=site.community_id,
+        occurred_at=at,
+        received_at=received_at,
+        fence_zone=rng.choice(site.fence_zones),
+        alarm_kind=kind or rng.choices(ALARM_KINDS, ALARM_WEIGHTS)[0],
+    )
+
+
+def camera_analytics(
+    site: Site,
+    kind: CameraAnalyticsKind,
+    event_id: str,
+    at: datetime,
+    received_at: datetime,
+    rng: random.Random,
+) -> CameraAnalytics:
+    return CameraAnalytics(
+        event_id=event_id,
+        community_id=site.community_id,
+        occurred_at=at,
+        received_at=received_at,
+        camera_id=rng.choice(site.cameras[ANALYTICS_CAMERA[kind]]),
+        analytics_kind=kind,
+        snapshot_refs=[f"snapshots/{event_id}-{i}.jpg" for i in range(rng.randint(1, 3))],
+        confidence=round(rng.uniform(0.6, 0.98), 3),
+    )
+
+
+def sos_press(
+    site: Site, event_id: str, at: datetime, received_at: datetime, rng: random.Random
+) -> BraceletReading:
+    """A wearer presses SOS near home. The spot is drawn here, not taken from the wandering
+    bracelet, so a press does not depend on how much activity came before it."""
+    bracelet = rng.choice(site.bracelets)
+    lat, lon = offset(
+        bracelet.home_lat,
+        bracelet.home_lon,
+        rng.uniform(0.0, SOS_FROM_HOME_M),
+        rng.uniform(0.0, 2 * math.pi),
+    )
+    return BraceletReading(
+        event_id=event_id,
+        community_id=site.community_id,
+        occurred_at=at,
+        received_at=received_at,
+        bracelet_id=bracelet.bracelet_id,
+        wearer=bracelet.wearer,
+        lat=round(lat, 6),
+        lon=round(lon, 6),
+        zone="inside" if bracelet.inside(lat, lon) else "outside",
+        sos=True,
+        battery=round(bracelet.battery, 3),
+    )
+
+
 class EverydayLife:
     """Draws the next ordinary event of the district at a given event time."""
 
@@ -199,12 +286,22 @@ class EverydayLife:
         self._district = district
         self._rng = random.Random(f"{district.seed}:everyday")
         self._scheduled_rng = random.Random(f"{district.seed}:scheduled")
+        self._occasion_rng = random.Random(f"{district.seed}:occasions")
         self._clock_start_ts = clock_start_ts
         self._heartbeat_s = heartbeat_s
         self._devices = [(site, device) for site in district.sites for device in site.devices]
         self._schedule: list[tuple[float, int, int]] = [
             (clock_start_ts + self._scheduled_rng.uniform(0.0, heartbeat_s), HEARTBEAT, i)
             for i in range(len(self._devices))
+        ]
+        self._occasion_sites = {
+            occasion: [site for site in district.sites if occasion_places(site, occasion)]
+            for occasion in OCCASIONS
+        }
+        self._schedule += [
+            (self._next_occasion(occasion, clock_start_ts), OCCASION, i)
+            for i, occasion in enumerate(OCCASIONS)
+            if self._occasion_sites[occasion]
         ]
         heapq.heapify(self._schedule)
         self._departures: dict[int, Crossing] = {}
@@ -217,8 +314,6 @@ class EverydayLife:
             FaceCapture: self.face_capture,
             VehiclePassage: self.vehicle_passage,
             BraceletReading: self.bracelet_reading,
-            CameraAnalytics: self.camera_analytics,
-            PerimeterAlarm: self.perimeter_alarm,
         }
         self._makers = [makers[kind] for kind in MIX_KINDS]
 
@@ -239,7 +334,8 @@ class EverydayLife:
     def due(
         self, until_ts: float, received_at: datetime, next_id: Callable[[], str]
     ) -> list[Event]:
-        """Heartbeats and visitors' departures scheduled up to `until_ts`, in time order."""
+        """Heartbeats, visitors' departures and occasions scheduled up to `until_ts`, in
+        time order."""
         events: list[Event] = []
         schedule = self._schedule
         while schedule and schedule[0][0] <= until_ts:
@@ -249,9 +345,38 @@ class EverydayLife:
                 site, device = self._devices[key]
                 events.append(self.device_telemetry(site, device, next_id(), at, received_at))
                 heapq.heappush(schedule, (timestamp + self._heartbeat_s, HEARTBEAT, key))
+            elif kind == OCCASION:
+                occasion = OCCASIONS[key]
+                events.append(self.occasion(occasion, next_id(), at, received_at))
+                heapq.heappush(schedule, (self._next_occasion(occasion, timestamp), OCCASION, key))
             else:
                 events.append(self._departures.pop(key).passage(next_id(), at, received_at))
         return events
+
+    def _next_occasion(self, occasion: Occasion, after_ts: float) -> float:
+        """A Poisson process over the district at PER_COMMUNITY_DAY per community; those
+        residents cause are thinned by the hour, so the day's total stays the figure."""
+        rng = self._occasion_rng
+        per_second = PER_COMMUNITY_DAY[occasion] * len(self._occasion_sites[occasion]) / 86_400
+        follows = occasion in FOLLOWS_RESIDENTS
+        candidates = per_second * MOVEMENT_PEAK / MOVEMENT_MEAN if follows else per_second
+        timestamp = after_ts
+        while True:
+            timestamp += rng.expovariate(candidates)
+            hour = local_hour(timestamp)
+            if not follows or rng.random() * MOVEMENT_PEAK < MOVEMENT_BY_HOUR[hour]:
+                return timestamp
+
+    def occasion(
+        self, occasion: Occasion, event_id: str, at: datetime, received_at: datetime
+    ) -> Event:
+        rng = self._occasion_rng
+        site = rng.choice(self._occasion_sites[occasion])
+        if occasion is Occasion.FENCE_ALARM:
+            return fence_alarm(site, event_id, at, received_at, rng)
+        if occasion is Occasion.SOS_PRESS:
+            return sos_press(site, event_id, at, received_at, rng)
+        return camera_analytics(site, OCCASION_ANALYTICS[occasion], event_id, at, received_at, rng)
 
     def vehicle_passage(
         self, site: Site, event_id: str, at: datetime, received_at: datetime, hour: int
@@ -454,35 +579,6 @@ class EverydayLife:
         bracelet.battery -= rng.uniform(0.0, 0.003)
         if bracelet.battery < BRACELET_RECHARGE_BELOW:
             bracelet.battery = 1.0
-
-    def camera_analytics(
-        self, site: Site, event_id: str, at: datetime, received_at: datetime, hour: int
-    ) -> CameraAnalytics:
-        rng = self._rng
-        kind = rng.choices(ANALYTICS_KINDS, ANALYTICS_WEIGHTS)[0]
-        return CameraAnalytics(
-            event_id=event_id,
-            community_id=site.community_id,
-            occurred_at=at,
-            received_at=received_at,
-            camera_id=rng.choice(site.cameras[ANALYTICS_CAMERA[kind]]),
-            analytics_kind=kind,
-            snapshot_refs=[f"snapshots/{event_id}-{i}.jpg" for i in range(rng.randint(1, 3))],
-            confidence=round(rng.uniform(0.6, 0.98), 3),
-        )
-
-    def perimeter_alarm(
-        self, site: Site, event_id: str, at: datetime, received_at: datetime, hour: int
-    ) -> PerimeterAlarm:
-        rng = self._rng
-        return PerimeterAlarm(
-            event_id=event_id,
-            community_id=site.community_id,
-            occurred_at=at,
-            received_at=received_at,
-            fence_zone=rng.choice(site.fence_zones),
-            alarm_kind=rng.choices(ALARM_KINDS, ALARM_WEIGHTS)[0],
-        )
 
 
 def noisy(rng: random.Random, base: Sequence[float], sigma: float) -> list[float]:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from bisect import insort
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +20,9 @@ from ingest.publisher import Publisher
 from ingest.simulator.clock import SimClock
 from ingest.simulator.district import District
 from ingest.simulator.everyday import HEARTBEAT_S, EverydayLife
-from ingest.simulator.incidents import IncidentLabel, LabelLog, WatchlistIncidents
+from ingest.simulator.incidents import WATCHLIST_ONLY, IncidentLabel, Incidents, LabelLog
 from ingest.simulator.malformed import MalformedMessage, MalformedSource
-from schemas.alerts import WatchlistPlate
+from schemas.alerts import AlertType, WatchlistPlate
 from schemas.events import Event, Record, utc_now
 from schemas.topics import VEHICLE_PASSAGES
 
@@ -33,6 +34,8 @@ class Batch:
     events: list[Event]
     malformed: list[MalformedMessage] = field(default_factory=list)
     labels: list[IncidentLabel] = field(default_factory=list)
+    injected: int = 0
+    """Events of the labelled incidents: extra to the rate, like the incidents."""
 
 
 @dataclass
@@ -66,7 +69,7 @@ class SimulationReport:
             f"simulated {self.events} events in {self.wall_seconds:.1f} s ({rate:.0f}/s)",
             *(f"  {kind:<18} {count:>9}" for kind, count in self.counts.most_common()),
             f"reference records published: {self.reference} (watchlist plates: {self.watchlist})",
-            f"watchlist incidents injected: {self.incidents}",
+            f"labelled incidents injected: {self.incidents}",
             f"malformed messages sent: {self.malformed}",
         ]
         if self.first_occurred_at and self.last_occurred_at:
@@ -86,6 +89,7 @@ class Simulator:
         clock: SimClock,
         *,
         incident_every: float = 15.0,
+        incident_kinds: Sequence[AlertType] = WATCHLIST_ONLY,
         malformed_every: int | None = None,
         labels_path: Path | None = None,
         heartbeat_s: float = HEARTBEAT_S,
@@ -96,7 +100,7 @@ class Simulator:
         self.clock = clock
         self.labels: list[IncidentLabel] = []
         self._everyday = EverydayLife(district, clock.start_ts, heartbeat_s)
-        self._incidents = WatchlistIncidents(district, incident_every)
+        self._incidents = Incidents(district, incident_every, incident_kinds)
         self._malformed = MalformedSource(district)
         self._malformed_every = malformed_every
         self._label_log = LabelLog(labels_path) if labels_path else None
@@ -119,8 +123,9 @@ class Simulator:
     ) -> Batch:
         """About `n` events over (wall_from, wall_to], in event-time order, plus incidents.
 
-        Heartbeats and visitors' departures due by `wall_to` come out of the budget first
-        (a device never skips one); everyday activity spreads evenly over what is left.
+        Heartbeats, visitors' departures and occasions due by `wall_to` come out of the
+        budget first (a device never skips one); everyday activity spreads evenly over what
+        is left.
         Incidents are extra, so the rate stays as asked.
         """
         received_at = received_at or utc_now()
@@ -155,10 +160,12 @@ class Simulator:
 
     def _inject(self, batch: Batch, at: datetime, received_at: datetime) -> None:
         self._incident_count += 1
-        passage, label = self._incidents.passage(
+        events, label = self._incidents.next(
             f"{self._run_id}-w{self._incident_count}", at, received_at
         )
-        insort(batch.events, passage, key=lambda event: event.occurred_at)
+        for event in events:
+            insort(batch.events, event, key=lambda event: event.occurred_at)
+        batch.injected += len(events)
         batch.labels.append(label)
         self.labels.append(label)
         if self._label_log:
@@ -202,7 +209,7 @@ class Simulator:
             batch = self.batch(done_wall, elapsed, due)
             await self._publish(publisher, batch)
             report.add(batch)
-            emitted += len(batch.events) - len(batch.labels)
+            emitted += len(batch.events) - batch.injected
             done_wall = elapsed
             if finished:
                 break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from typing import NoReturn
 
 import click
@@ -34,7 +35,9 @@ def stack() -> None:
 def up(timeout: float) -> None:
     """Start the local broker if needed, wait until it answers, print the bootstrap."""
     try:
-        click.echo(kafka.up(get_settings(), timeout=timeout))
+        # stdout is for the bootstrap alone: scripts read it.
+        progress = partial(click.echo, err=True)
+        click.echo(kafka.up(get_settings(), timeout=timeout, progress=progress))
     except kafka.MissingPrerequisite as exc:
         _fail(str(exc), 2)
     except (kafka.BrokerError, TimeoutError) as exc:

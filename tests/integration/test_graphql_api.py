@@ -200,9 +200,9 @@ async def test_communities_come_from_the_reference_data(api: Api) -> None:
     assert len(by_id) == len(load_communities())
     assert by_id["c01"] == {
         "id": "c01",
-        "name": "翠苑花园",
-        "district": "西湖示范区",
-        "location": {"lat": 30.26479, "lon": 120.1419},
+        "name": "宁康园",
+        "district": "武汉经济技术开发区（汉南区）",
+        "location": {"lat": 30.4915, "lon": 114.138},
     }
 
 

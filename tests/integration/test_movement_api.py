@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import yarl
 
-from graphql_api.movement_types import CROPS_PATH
+from graphql_api.evidence import CROPS_PATH
 from ingest.publisher import Publisher
 from pingan.settings import get_settings
 from pingan.warehouse import EmbeddedWarehouse

@@ -115,14 +115,14 @@ def test_simulator_incident_reaches_the_alerts_query(
     assert labels, "the simulator injected no watchlist incident"
     label = labels[0]
 
-    alert = eventually(lambda: alerts_for(worker_process, label["plate"]), timeout=60)[0]
+    alert = eventually(lambda: alerts_for(worker_process, label["subject"]), timeout=60)[0]
 
     assert alert["communityId"] == label["community_id"]
     assert alert["evidence"][0]["eventId"] == label["event_id"]
     assert alert["evidence"][0]["eventKind"] == "vehicle_passage"
     assert _same_instant(alert["firstSeen"], label["occurred_at"])
     assert alert["severity"] in {"CRITICAL", "HIGH", "MEDIUM"}
-    assert label["plate"] in alert["explanation"]
+    assert label["subject"] in alert["explanation"]
 
 
 def test_subscriber_receives_alert_over_graphql_transport_ws(

@@ -97,11 +97,11 @@ async def test_kafka_holds_what_the_report_counts(
     for label in simulator.labels:
         passage = events[label.event_id]
         assert isinstance(passage, VehiclePassage)
-        assert (passage.plate, passage.community_id) == (label.plate, label.community_id)
+        assert (passage.plate, passage.community_id) == (label.subject, label.community_id)
 
     watchlist = [decode(m.value, WatchlistPlate) for m in messages[WATCHLIST_PLATES.name]]
     assert len(watchlist) == report.watchlist == len(simulator.district.watchlist)
     for message, entry in zip(messages[WATCHLIST_PLATES.name], watchlist, strict=True):
         assert message.key == normalise_plate(entry.plate).encode()
         assert entry.added_by == "simulator"
-    assert {label.plate for label in simulator.labels} <= {entry.plate for entry in watchlist}
+    assert {label.subject for label in simulator.labels} <= {entry.plate for entry in watchlist}

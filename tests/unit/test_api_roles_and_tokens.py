@@ -41,7 +41,7 @@ def _caller(role: Role, communities: set[str] | None = None) -> Caller:
 
 def test_the_role_table_matches_the_readme() -> None:
     assert ROLE_PERMISSIONS[Role.DISTRICT_ADMIN] == frozenset(Permission)
-    assert ROLE_PERMISSIONS[Role.ANALYST] == {Permission.READ_AGGREGATES}
+    assert ROLE_PERMISSIONS[Role.ANALYST] == {Permission.READ_AGGREGATES, Permission.QUERY_SQL}
     manager = ROLE_PERMISSIONS[Role.PROPERTY_MANAGER]
     assert Permission.READ_BIOMETRICS not in manager
     assert Permission.READ_PLATES not in manager

@@ -7,6 +7,7 @@ import re
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import click
 import jsonschema
@@ -126,3 +127,53 @@ def test_the_api_is_never_published_without_a_token_secret() -> None:
         "${PINGAN_API_TOKEN_SECRET:?"
     ), "compose must refuse to start the API until a token secret is set"
     assert "*" not in api["environment"]["PINGAN_API_ALLOWED_HOSTS"]
+
+
+GRAFANA = SERVICES["grafana"]
+GRAFANA_PROVISIONING = REPO / "dashboards" / "grafana" / "provisioning"
+
+
+def test_grafana_is_pinned_with_its_clickhouse_plugin() -> None:
+    image, _, tag = GRAFANA["image"].partition(":")
+    assert image == "grafana/grafana" and re.fullmatch(r"\d+\.\d+\.\d+", tag), GRAFANA["image"]
+    plugin = GRAFANA["environment"]["GF_INSTALL_PLUGINS"]
+    assert re.fullmatch(r"grafana-clickhouse-datasource \d+\.\d+\.\d+", plugin), plugin
+
+
+def test_grafana_admin_password_has_no_default() -> None:
+    password = GRAFANA["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    assert password.startswith("${GRAFANA_ADMIN_PASSWORD:?"), password
+    assert GRAFANA["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+
+
+def test_grafana_provisioning_is_mounted_read_only() -> None:
+    mounts = {volume.split(":")[0]: volume for volume in GRAFANA["volumes"]}
+    for source in ("./dashboards/grafana/provisioning", "./dashboards/grafana/dashboards"):
+        assert (REPO / source).is_dir(), source
+        assert mounts[source].endswith(":ro"), mounts[source]
+    assert GRAFANA["depends_on"]["clickhouse"]["condition"] == "service_healthy"
+
+
+def test_grafana_environment_fills_every_datasource_variable() -> None:
+    text = (GRAFANA_PROVISIONING / "datasources" / "clickhouse.yaml").read_text()
+    needed = set(re.findall(r"\$\{(\w+)\}", text))
+    assert needed, "the data source reads its address and account from the environment"
+    assert needed <= set(GRAFANA["environment"]), needed - set(GRAFANA["environment"])
+    assert GRAFANA["environment"]["CLICKHOUSE_HTTP_HOST"] == "clickhouse"
+
+
+def test_grafana_reads_clickhouse_as_the_read_only_analyst() -> None:
+    clickhouse = SERVICES["clickhouse"]
+    users_file = next(v for v in clickhouse["volumes"] if "users.d" in v)
+    source, target, mode = users_file.split(":")
+    assert mode == "ro" and target.startswith("/etc/clickhouse-server/users.d/")
+    users = ElementTree.parse(REPO / source).getroot()
+    user = GRAFANA["environment"]["PINGAN_SQL_USER"]
+    account = users.find(f"users/{user}")
+    assert account is not None, f"{source} defines no user {user}"
+    password = account.find("password")
+    assert password is not None and password.get("from_env") == "PINGAN_SQL_PASSWORD"
+    assert clickhouse["environment"]["PINGAN_SQL_PASSWORD"].startswith("${PINGAN_SQL_PASSWORD:?")
+    profile = users.find(f"profiles/{account.findtext('profile')}")
+    assert profile is not None and profile.findtext("readonly") in {"1", "2"}
+    assert [q.text for q in account.iterfind("grants/query")] == ["GRANT SELECT ON pingan.*"]

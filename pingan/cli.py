@@ -233,6 +233,11 @@ def _print_sign_in(settings: Settings) -> str:
         f"GraphiQL: {console}graphql with the header Authorization: Bearer <the token above>\n"
         "Other roles: pingan token --role community_officer --communities c01 --sub NAME"
     )
+    if settings.embedded_clickhouse and settings.sql_port:
+        click.echo(
+            f"Analysts' SQL (ClickHouse HTTP, read-only): http://{settings.sql_host}:"
+            f'{settings.sql_port} with a token as bearer, or: pingan sql "SELECT …"'
+        )
     return console
 
 
@@ -271,7 +276,8 @@ def migrate() -> None:
     "fmt",
     default="PrettyCompact",
     show_default=True,
-    help="Through a running worker: any ClickHouse output format, its bytes as sent.",
+    help="Any ClickHouse output format, its bytes as ClickHouse writes them (with a "
+    "ClickHouse server: PrettyCompact or JSONEachRow).",
 )
 @click.option(
     "--token",
@@ -283,7 +289,12 @@ def sql(query: str, fmt: str, token: str | None) -> None:
     """Run an analyst's SQL against the configured ClickHouse.
 
     While a worker holds the embedded chDB, the query goes through its SQL endpoint."""
-    from pingan.warehouse import DataDirectoryBusy, WarehouseError, open_warehouse
+    from pingan.warehouse import (
+        DataDirectoryBusy,
+        EmbeddedWarehouse,
+        WarehouseError,
+        open_warehouse,
+    )
 
     settings = get_settings()
     try:
@@ -294,6 +305,9 @@ def sql(query: str, fmt: str, token: str | None) -> None:
     except WarehouseError as exc:
         _fail(str(exc))
     try:
+        if isinstance(warehouse, EmbeddedWarehouse):
+            sys.stdout.buffer.write(warehouse.query_formatted(query, fmt))
+            return
         table = warehouse.query_arrow(query)
     except WarehouseError as exc:
         _fail(f"query failed: {exc}", code=1)

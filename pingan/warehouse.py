@@ -134,6 +134,11 @@ class EmbeddedWarehouse(Warehouse):
     def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         return self._call(sql, "ArrowTable", params)
 
+    def query_formatted(self, sql: str, fmt: str) -> bytes:
+        """An analyst's query in any ClickHouse output format, byte for byte as ClickHouse
+        writes it (text that is not valid UTF-8 included), as `pingan sql --format` promises."""
+        return self._call(sql, fmt, None).bytes()
+
     def _insert(self, table: str, rows: pa.Table) -> None:
         columns = ", ".join(f"`{name}`" for name in rows.column_names)
         self._call(

@@ -10,7 +10,7 @@ import {
   severityBadge,
   statusBadge,
 } from "../alert_parts.js";
-import { gql, subscribe } from "../api.js";
+import { gql, onConnectionState, subscribe } from "../api.js";
 import { clear, h, stateMessage } from "../dom.js";
 import { addStrings, formatTime, t } from "../i18n.js";
 
@@ -171,5 +171,26 @@ export async function render(root, params) {
   loaded = true;
   for (const alert of live) upsert(alert);
   placeholder();
-  return unsubscribe;
+  const stopResync = resyncAfterOutage(async () => {
+    const latest = await gql(LATEST, { filter: showAll ? null : { statuses: ACTIVE }, first: PAGE });
+    for (const { node } of latest.alerts.edges.slice().reverse()) upsert(node);
+  });
+  return () => {
+    stopResync();
+    unsubscribe();
+  };
+}
+
+// The subscription only carries what happens while it is connected: after an outage, the
+// latest page is read again so that alerts raised or handled meanwhile are not missed.
+function resyncAfterOutage(reload) {
+  let wasDown = false;
+  return onConnectionState((state) => {
+    if (state !== "live") {
+      wasDown = true;
+    } else if (wasDown) {
+      wasDown = false;
+      reload().catch(() => {});
+    }
+  });
 }

@@ -35,6 +35,7 @@ from multidict import MultiDict, MultiMapping
 from graphql_api.access import Caller, Permission, Role, Unauthenticated
 from graphql_api.audit import PURPOSE_MAX_LENGTH, AuditTrail, AuditUnavailable
 from graphql_api.limits import API_NICE, RateLimiter
+from graphql_api.native_blocks import at_revision, client_revision
 from graphql_api.sql_policy import (
     SELECT_KINDS,
     ClickHouseError,
@@ -101,6 +102,8 @@ class SqlRequest:
     purpose: str
     parameters: dict[str, str] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
+    protocol_revision: int = 0
+    """`client_protocol_version`: the revision of the Native blocks the client decodes."""
 
 
 @dataclass(frozen=True)
@@ -229,7 +232,8 @@ class SqlGateway:
             )
         if configured is None or secret is None:
             raise Unauthenticated(
-                "this endpoint takes API tokens only: send Authorization: Bearer <token>"
+                "this endpoint takes API tokens only: send Authorization: Bearer <token> "
+                "(JDBC, DBeaver: the driver property bearer_token)"
             )
         expected = secret.get_secret_value().encode()
         if user != configured or not hmac.compare_digest(password.encode(), expected):
@@ -440,6 +444,7 @@ def read_request(
         purpose=_purpose(fields.get("purpose") or fields.get("log_comment") or ""),
         parameters=parameters,
         settings=settings,
+        protocol_revision=client_revision(fields.get("client_protocol_version")),
     )
 
 
@@ -480,8 +485,11 @@ def _run(session: Any, execution: Any, request: SqlRequest, policy: SqlPolicy) -
     if statement.kind in SELECT_KINDS:
         _check_reads(session, policy, canonical, request.parameters, VIEW_DEPTH)
     result = _query_result(execution, canonical, output_format, request.parameters)
+    body = bytes(result.bytes())
+    if output_format.lower() == "native":
+        body = at_revision(body, request.protocol_revision)
     return Answer(
-        body=result.bytes(),
+        body=body,
         output_format=output_format,
         read_rows=int(result.rows_read()),
         read_bytes=int(result.bytes_read()),

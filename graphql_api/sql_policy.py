@@ -78,6 +78,9 @@ CLIENT_SETTINGS = frozenset(
     {"extremes", "join_use_nulls", "session_timezone", "result_overflow_mode", "totals_mode"}
 )
 """Settings that change only how an answer looks, which clients set per query."""
+INSERT_SETTINGS = frozenset({"async_insert", "wait_for_async_insert"})
+"""Settings that only govern inserts, which never run here. ClickHouse JDBC (DBeaver's driver)
+sends `async_insert=0` with every statement, so they are accepted and not applied."""
 MAX_SETTING_VALUE_LENGTH = 100
 _SETTING_VALUE = re.compile(r"^[A-Za-z0-9_.:/+\-]*$")
 """Values go to chDB's connection string: no `&`, `?`, `=` or spaces."""
@@ -163,13 +166,12 @@ class Statement:
         if not nodes:
             raise ClickHouseError(62, "SYNTAX_ERROR", "Empty query")
         top = [n for n in nodes if n.depth == 1]
-        formats = [n.name.split()[1] for n in top if n.name.startswith("Identifier ")]
+        kind = nodes[0].name.split()[0]
+        identifiers = [n.name.split()[1] for n in top if n.name.startswith("Identifier ")]
         functions = [n for n in nodes if n.name.startswith("Function ")]
         return cls(
-            kind=nodes[0].name.split()[0],
-            output_format=formats[0]
-            if formats and nodes[0].name.split()[0] in SELECT_KINDS
-            else None,
+            kind=kind,
+            output_format=_output_format(kind, identifiers, canonical),
             writes_file=any(n.name.startswith("Literal ") for n in top),
             table_functions=frozenset(
                 _function_name(n) for n in functions if n.parent == "TableExpression"
@@ -178,6 +180,16 @@ class Statement:
             has_subquery=any(n.name.split()[0] in SELECT_KINDS for n in nodes[1:])
             or (nodes[0].name.split()[0] in SHOW_KINDS and "(" in canonical),
         )
+
+
+def _output_format(kind: str, identifiers: list[str], canonical: str) -> str | None:
+    """A SELECT's only top-level identifier is its FORMAT; DESCRIBE, EXISTS and SHOW CREATE
+    also list their table there, so theirs is the last one, when the text ends with it."""
+    if kind in SELECT_KINDS:
+        return identifiers[0] if identifiers else None
+    if identifiers and canonical.endswith(f" FORMAT {identifiers[-1]}"):
+        return identifiers[-1]
+    return None
 
 
 def _ast_nodes(text: str) -> list[AstNode]:
@@ -331,8 +343,8 @@ def session_settings(
     requested: Mapping[str, str], limits: Mapping[str, int | float], known: frozenset[str]
 ) -> dict[str, str]:
     """The settings one query runs with: ours, lowered where the client asks for less, plus
-    the client's presentation settings. Anything else is refused as ClickHouse refuses a
-    readonly user."""
+    the client's presentation settings; insert settings are moot. Anything else is refused as
+    ClickHouse refuses a readonly user."""
     chosen = {name: _number(value) for name, value in limits.items()}
     for name, value in requested.items():
         if name not in known:
@@ -347,7 +359,7 @@ def session_settings(
             chosen[name] = _lowered(name, value, limits[name])
         elif name in CLIENT_SETTINGS or name.startswith(CLIENT_SETTING_PREFIXES):
             chosen[name] = value
-        else:
+        elif name not in INSERT_SETTINGS:
             raise ClickHouseError(
                 164, "READONLY", f"Cannot modify '{name}' setting in readonly mode"
             )

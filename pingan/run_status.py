@@ -69,7 +69,7 @@ class StatusLine:
     """
 
     def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
+        self._stream: TextIO | None = stream
         self._terminal = stream.isatty()
         self._shown = False
         self.every_seconds = TERMINAL_EVERY_SECONDS if self._terminal else PIPE_EVERY_SECONDS
@@ -78,18 +78,27 @@ class StatusLine:
         text = f"{datetime.now():%H:%M:%S} {text}"
         if self._terminal:
             width = shutil.get_terminal_size().columns - 1
-            self._stream.write(f"\r\x1b[K{text[:width]}")
+            self._write(f"\r\x1b[K{text[:width]}")
         else:
-            self._stream.write(f"{text}\n")
-        self._stream.flush()
+            self._write(f"{text}\n")
         self._shown = True
 
     def end(self) -> None:
         """Leave the last status on screen and move below it, for what is printed next."""
         if self._terminal and self._shown:
-            self._stream.write("\n")
-            self._stream.flush()
+            self._write("\n")
         self._shown = False
+
+    def _write(self, text: str) -> None:
+        """A closed terminal or pipe (`pingan run | head`, a killed `tee`) silences the status
+        line; it must never stop the platform, whose logs go to the file anyway."""
+        if self._stream is None:
+            return
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            self._stream = None
 
 
 class EventRate:

@@ -6,6 +6,8 @@ import { h } from "./dom.js";
 const WIDTH = 1000;
 const PADDING = 60;
 const DOT_RADIUS = 10;
+const KM_PER_DEGREE_LAT = 111.32;
+const SCALE_BAR_MAX_PX = 220;
 
 function latOf(place) {
   return place.location?.lat ?? place.lat;
@@ -29,6 +31,7 @@ function projection(places) {
   const offsetX = (WIDTH - 2 * PADDING - spanX * scale) / 2;
   return {
     height,
+    pixelsPerKm: scale / KM_PER_DEGREE_LAT,
     point: (place) => [
       PADDING + offsetX + (lonOf(place) - minLon) * shrink * scale,
       height - PADDING - (latOf(place) - minLat) * scale,
@@ -65,6 +68,22 @@ function communityMark(community, [x, y], { colourOf, onSelect, emphasise }) {
     svg("text", { x, y: y + DOT_RADIUS + 14, "text-anchor": "middle" }, community.name),
   );
   return group;
+}
+
+// Distances matter to an officer deciding who goes: a bar of a round number of kilometres.
+function scaleBar(pixelsPerKm, height) {
+  const km = [0.5, 1, 2, 5, 10, 20, 50].filter((k) => k * pixelsPerKm <= SCALE_BAR_MAX_PX).at(-1) ?? 0.5;
+  const length = km * pixelsPerKm;
+  const [x, y] = [PADDING / 2, height - PADDING / 3];
+  return svg(
+    "g",
+    { className: "map-scale", "data-testid": "map-scale" },
+    svg("line", { x1: x, y1: y, x2: x + length, y2: y }),
+    svg("line", { x1: x, y1: y - 6, x2: x, y2: y }),
+    svg("line", { x1: x + length, y1: y - 6, x2: x + length, y2: y }),
+    svg("text", { x: x + length / 2, y: y - 8, "text-anchor": "middle" }, `${km} km`),
+    svg("text", { x: WIDTH - PADDING / 2, y: PADDING / 2, "text-anchor": "middle" }, "N ↑"),
+  );
 }
 
 function pathMarks(path, project) {
@@ -105,6 +124,7 @@ export function drawDistrict(container, communities, { colourOf, onSelect, empha
     },
     placed.map((c) => communityMark(c, project.point(c), { colourOf, onSelect, emphasise })),
     stops.length ? pathMarks(stops, project) : [],
+    scaleBar(project.pixelsPerKm, project.height),
   );
   container.append(map);
   return map;

@@ -74,6 +74,37 @@ def test_a_query_answers_with_the_warehouse_tables(worker: WorkerProcess) -> Non
     assert client.server_version
 
 
+def test_native_blocks_follow_the_clients_protocol_version(worker: WorkerProcess) -> None:
+    """Grafana's data source (clickhouse-go v2) asks for revision 54460: block info, and a
+    custom-serialization byte after each column's type; clickhouse-connect for 54405."""
+    grafana = httpx.post(
+        f"http://127.0.0.1:{worker.sql_port}/",
+        params={
+            "client_protocol_version": "54460",
+            "database": "pingan",
+            "default_format": "Native",
+            "max_execution_time": "9",
+        },
+        content="SELECT toUInt8(7) AS n, 'x' AS s",
+        headers={"Authorization": f"Bearer {_token(worker, Role.ANALYST)}"},
+        timeout=10,
+    )
+    assert grafana.status_code == 200, grafana.text
+    assert grafana.content == (
+        b"\x01\x00\x02\xff\xff\xff\xff\x00\x02\x01\x01n\x05UInt8\x00\x07\x01s\x06String\x00\x01x"
+    )
+    client = _client(worker)
+    assert client.protocol_version == 54405
+    result = client.query(
+        "SELECT number AS n, toLowCardinality(toString(number % 3)) AS c, [n, NULL] AS a "
+        "FROM numbers(100000) ORDER BY n"
+    )
+    assert len(result.result_rows) == 100_000
+    assert result.result_rows[99_999] == (99_999, "0", [99_999, None])
+    with pytest.raises(DatabaseError, match="CAST it to String"):
+        client.query("""SELECT '{"a": 1}'::JSON AS payload""")
+
+
 def test_parameters_are_bound_by_the_server(worker: WorkerProcess) -> None:
     result = _client(worker).query(
         "SELECT {plate:String} AS plate, {n:UInt32} + 1 AS next",
@@ -317,3 +348,79 @@ def test_protocol_edges(worker: WorkerProcess) -> None:
     unknown = httpx.post(url, params={"no_such_setting": "1"}, content="SELECT 1", headers=headers)
     assert unknown.status_code == 400
     assert "UNKNOWN_SETTING" in unknown.text
+
+
+def test_jdbc_requests_as_dbeaver_sends_them(worker: WorkerProcess) -> None:
+    """ClickHouse JDBC 0.9 (DBeaver's driver), as captured on the wire: it adds
+    `async_insert=0` to every statement, reads, and asks for RowBinaryWithNamesAndTypes."""
+    url = f"http://127.0.0.1:{worker.sql_port}/"
+
+    def jdbc(sql: str, *, on_connect: bool = False) -> httpx.Response:
+        query_id = str(uuid.uuid4())
+        params = (
+            {"wait_end_of_query": "1"}
+            if on_connect
+            else {"query_id": query_id, "async_insert": "0", "wait_end_of_query": "0"}
+        )
+        return httpx.post(
+            url,
+            params=params,
+            content=sql,
+            headers={
+                "Content-Type": "text/plain",
+                "X-ClickHouse-Format": "RowBinaryWithNamesAndTypes",
+                "X-ClickHouse-Query-Id": query_id,
+                "X-ClickHouse-Database": "pingan",
+                "User-Agent": "jdbc-v2/0.9.9 clickhouse-java-v2/0.9.9 Apache-HttpClient/5.4.4",
+            },
+            auth=(ANALYST_USER, ANALYST_PASSWORD),
+            timeout=10,
+        )
+
+    version = jdbc("SELECT version() as server_version", on_connect=True)
+    assert version.status_code == 200, version.text
+    assert _row_binary_strings(version.content)[0] == ["server_version"]
+    schemas = jdbc(
+        "SELECT name AS TABLE_SCHEM, '' AS TABLE_CATALOG FROM system.databases ORDER BY name"
+    )
+    assert schemas.status_code == 200, schemas.text
+    names, rows = _row_binary_strings(schemas.content)
+    assert names == ["TABLE_SCHEM", "TABLE_CATALOG"]
+    assert ["pingan", ""] in rows
+    by_type = jdbc("SELECT alert_type FROM alerts FINAL GROUP BY alert_type")
+    assert by_type.status_code == 200, by_type.text
+    refused = jdbc("INSERT INTO communities (community_id) VALUES ('jdbc')")
+    assert refused.status_code == 403
+    assert refused.text.startswith("Code: 164. DB::Exception: grafana: Cannot execute query in")
+
+
+def _row_binary_strings(body: bytes) -> tuple[list[str], list[list[str]]]:
+    """Column names and rows of a RowBinaryWithNamesAndTypes answer whose columns are
+    String or LowCardinality(String)."""
+    position = 0
+
+    def varint() -> int:
+        nonlocal position
+        value = shift = 0
+        while True:
+            byte = body[position]
+            position += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return value
+
+    def string() -> str:
+        nonlocal position
+        length = varint()
+        position += length
+        return body[position - length : position].decode()
+
+    width = varint()
+    names = [string() for _ in range(width)]
+    types = [string() for _ in range(width)]
+    assert all(t in ("String", "LowCardinality(String)") for t in types), types
+    rows = []
+    while position < len(body):
+        rows.append([string() for _ in range(width)])
+    return names, rows

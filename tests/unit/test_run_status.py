@@ -55,3 +55,16 @@ def test_pipe_gets_one_timestamped_line_per_interval() -> None:
     assert line.every_seconds == PIPE_EVERY_SECONDS
     assert [text.split(" ", 1)[1] for text in lines] == ["first", "second"]
     assert "\r" not in pipe.getvalue()
+
+
+def test_a_closed_pipe_silences_the_status_line_instead_of_stopping_the_run() -> None:
+    """`pingan run | tee log` with tee killed: the next status write meets a broken pipe."""
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    line = StatusLine(ClosedPipe())
+    line.show("events 200/s")
+    line.show("events 201/s")
+    line.end()

@@ -76,6 +76,9 @@ def test_the_ast_gives_kind_format_functions_and_outfile() -> None:
     assert not statement.writes_file
     assert Statement.from_ast(OUTFILE_AST).writes_file
     assert Statement.from_ast("ShowTables (children 1)\n Identifier system").output_format is None
+    exists = "ExistsTableQuery  t (children 2)\n Identifier t\n Identifier Native"
+    assert Statement.from_ast(exists, "EXISTS TABLE t FORMAT Native").output_format == "Native"
+    assert Statement.from_ast(exists.rsplit("\n", 1)[0], "EXISTS TABLE t").output_format is None
 
 
 def test_statements_that_are_not_reads_or_reach_files_are_refused() -> None:
@@ -183,6 +186,12 @@ def test_clients_may_lower_limits_and_shape_output_but_nothing_else() -> None:
     for value in ("nan", "many"):
         with pytest.raises(ClickHouseError, match="needs a number"):
             session_settings({"max_threads": value}, LIMITS, KNOWN)
+
+
+def test_insert_settings_that_jdbc_sends_are_accepted_and_not_applied() -> None:
+    known = KNOWN | {"async_insert", "wait_for_async_insert"}
+    asked = {"async_insert": "0", "wait_for_async_insert": "1"}
+    assert session_settings(asked, LIMITS, known) == session_settings({}, LIMITS, known)
 
 
 def test_tables_a_role_may_not_read_look_empty_while_its_query_is_checked() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -38,6 +39,8 @@ def checked_purpose(purpose: str) -> str:
         raise InvalidArgument("purpose is required: say why, e.g. 'case 2026-114, lost wallet'")
     if len(text) > PURPOSE_MAX_LENGTH:
         raise InvalidArgument(f"purpose is longer than {PURPOSE_MAX_LENGTH} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\r\t" for ch in text):
+        raise InvalidArgument("purpose contains control characters")
     return text
 
 

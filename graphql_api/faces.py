@@ -11,8 +11,21 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from graphql_api.errors import InvalidArgument, PublicError
+from pingan.images import ImageLimits, ImageTooLarge, UnusableImage, checked_size
+from pingan.settings import get_settings
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
+
+
+def check_photo_size(photo: bytes) -> None:
+    """From the photo's header, before the face model decodes it: a small file may declare
+    a huge image (PINGAN_MAX_IMAGE_PIXELS, PINGAN_MAX_IMAGE_SIDE)."""
+    try:
+        checked_size(photo, ImageLimits.of(get_settings()))
+    except ImageTooLarge as exc:
+        raise InvalidArgument(f"image is too large: {exc}") from None
+    except UnusableImage as exc:
+        raise InvalidArgument(f"cannot decode the image: {exc}") from None
 
 
 class FaceModelUnavailable(PublicError):

@@ -19,6 +19,7 @@ from types import TracebackType
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from graphql_api.errors import PublicError
+from pingan.settings import kafka_security
 from schemas.alerts import Alert
 from schemas.codec import DecodeError, decode
 from schemas.topics import ALERTS
@@ -102,6 +103,7 @@ class AlertFeed:
         """Return once positioned at the end, so any alert published afterwards is delivered."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
+            **kafka_security(),
             group_id=None,
             enable_auto_commit=False,
             client_id="pingan-api-alert-feed",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from pingan.settings import kafka_security
 from pingan.warehouse import Warehouse
 from schemas.codec import DecodeError, decode
 from schemas.faces import ResidentFace
@@ -93,7 +94,7 @@ async def read_gallery(bootstrap: str, timeout: float) -> GalleryEntries:
     faces: dict[str, ResidentFace] = {}
     unreadable: set[str] = set()
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+        bootstrap_servers=bootstrap, **kafka_security(), group_id=None, enable_auto_commit=False
     )
     try:
         async with asyncio.timeout(timeout):

@@ -34,6 +34,7 @@ from graphql_api.schema import build_schema
 from graphql_api.tokens import TokenVerifier
 from ingest.publisher import Publisher
 from ingest.reference import load_communities
+from pingan.health import PIPELINE_HEALTH
 from pingan.settings import Settings
 from pingan.warehouse import Warehouse, open_warehouse
 from pingan.web import start_site
@@ -162,6 +163,13 @@ def face_crop_handler(context: ApiContext, settings: Settings) -> Handler:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """503 while a sink of this process is stalled, so an orchestrator or an operator's probe
+    sees what the alert says; no data, only the topic, partitions and ClickHouse's error."""
+    stalls = PIPELINE_HEALTH.stalls()
+    if stalls:
+        return web.json_response(
+            {"status": "stalled", "reasons": [s.reason for s in stalls]}, status=503
+        )
     return web.json_response({"status": "ok"})
 
 

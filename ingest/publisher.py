@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
 
+from pingan.settings import kafka_security
 from schemas.codec import encode
 from schemas.events import Record
 from schemas.topics import TOPIC_FOR_RECORD, Topic
@@ -18,6 +19,7 @@ class Publisher:
     def __init__(self, bootstrap: str, linger_ms: int = 5) -> None:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
+            **kafka_security(),
             acks="all",
             enable_idempotence=True,
             linger_ms=linger_ms,

@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError
 
+from pingan.settings import kafka_security
 from schemas.topics import Topic
 
 
@@ -17,8 +18,8 @@ async def group_offsets(
 ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
     """(committed offsets of the group, log-end offsets) for the topics' partitions."""
     partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_security())
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **kafka_security())
     await admin.start()
     await consumer.start()
     try:

@@ -53,12 +53,16 @@ class RunStatus:
     lag: int | None
     """Events on the event topics the worker has not committed; None until first read."""
     console: str
+    rule_failures: int = 0
+    """Events a rule raised on this run (isolated and dead-lettered): shown once there are."""
 
     def render(self) -> str:
         lag = "…" if self.lag is None else f"{self.lag:,}"
+        failures = f" · rule failures {self.rule_failures:,}" if self.rule_failures else ""
         return (
             f"events {self.events_per_second:,.0f}/s · alerts {self.alerts_new:,} new, "
-            f"{self.alerts_updated:,} updated · lag {lag} · {self.console} · Ctrl-C stops"
+            f"{self.alerts_updated:,} updated · lag {lag}{failures} · {self.console} · "
+            "Ctrl-C stops"
         )
 
 
@@ -133,7 +137,9 @@ def status_companion(
                         await asyncio.wait_for(stop.wait(), line.every_seconds)
                     alerts = await _alert_counts(run.warehouse, since, alerts)
                     lag = await lag_reading.latest()
-                    line.show(RunStatus(rate.per_second(), *alerts, lag, console).render())
+                    failures = sum(stats.rule_failures.values())
+                    status = RunStatus(rate.per_second(), *alerts, lag, console, failures)
+                    line.show(status.render())
             finally:
                 line.end()
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import ssl
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +41,45 @@ class Settings(BaseSettings):
     kafka_controller_port: int = Field(default=19093, description="local KRaft controller port")
     kafka_version: str = Field(
         default="3.9.1", description="Apache Kafka version for the local broker"
+    )
+    kafka_session_timeout_seconds: float = Field(
+        default=60.0,
+        ge=6,
+        le=300,
+        description="a worker that stops heartbeating loses its partitions after this; a "
+        "restarted one waits it out before it gets them back (`make chaos` shortens it)",
+    )
+    kafka_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="replicas of each topic `pingan migrate` creates: 1 for the local broker, "
+        "3 on a three-broker cluster",
+    )
+    kafka_min_insync_replicas: int = Field(
+        default=1,
+        ge=1,
+        description="min.insync.replicas of those topics: replicas holding a write before an "
+        "acks=all producer is answered (2 of 3 survives one broker down without loss)",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="how every Kafka client connects; SASL_* needs PINGAN_KAFKA_SASL_USERNAME "
+        "and PINGAN_KAFKA_SASL_PASSWORD",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism of the Kafka user"
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, description="this service's Kafka user (its ACLs say what it may touch)"
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="password of PINGAN_KAFKA_SASL_USERNAME"
+    )
+    device_secret_key: SecretStr | None = Field(
+        default=None,
+        description="base64 of 32 random bytes: AES-GCM key of the device HMAC secrets on the "
+        "credentials topic; unset: one made once in the data directory (device-secret-key, "
+        "mode 0600). Every ingest process and `pingan ingest keys` need the same key",
     )
     clickhouse_database: str = Field(default="pingan", description="database for embedded chDB")
     api_host: str = Field(default="127.0.0.1", description="GraphQL API bind address")
@@ -123,6 +164,19 @@ class Settings(BaseSettings):
     sink_batch_seconds: float = Field(
         default=0.5, description="max wait before a partial batch is written"
     )
+    sink_stall_minutes: float = Field(
+        default=5.0,
+        gt=0,
+        le=1440,
+        description="a sink partition that has not advanced this long (ClickHouse failing "
+        "transiently) raises a PIPELINE_STALLED alert and turns /healthz unhealthy",
+    )
+    test_warehouse_fault: str | None = Field(
+        default=None,
+        max_length=200,
+        description="tests and `make chaos` only: a fault injected into warehouse inserts "
+        "(see pingan/warehouse_faults.py); never set it in production",
+    )
     urgent_batch_seconds: float = Field(
         default=0.1,
         description="max batch wait for fence alarms and bracelet readings (SOS)",
@@ -130,9 +184,17 @@ class Settings(BaseSettings):
     max_clock_skew_seconds: float = Field(
         default=300.0, description="events stamped further in the future are dead-lettered"
     )
-    biometric_ttl_days: int = Field(default=90, description="retention of face captures")
+    biometric_ttl_days: int = Field(
+        default=90,
+        ge=1,
+        le=36_500,
+        description="retention of face captures, face crops and biometric dead letters",
+    )
     movement_ttl_days: int = Field(
-        default=180, description="retention of passages, door access and bracelet positions"
+        default=180,
+        ge=1,
+        le=36_500,
+        description="retention of passages, door access, bracelet positions and snapshots",
     )
     audit_ttl_days: int = Field(
         default=3 * 365,
@@ -171,6 +233,13 @@ class Settings(BaseSettings):
         description="a partition of the event stream silent this long means the platform was"
         " dark, not its devices: absence rules (DEVICE_OFFLINE) do not count that silence",
     )
+    rule_state_max_bytes: int = Field(
+        default=512 * 1024,
+        ge=16 * 1024,
+        le=900_000,
+        description="largest rule state record (JSON) written to its changelog; a bigger one"
+        " drops its oldest records first. Below Kafka's 1 MB message size, with headroom",
+    )
     ingest_http_host: str = Field(
         default="127.0.0.1",
         description="bind address of `pingan ingest http` (devices' webhooks, standalone)",
@@ -181,6 +250,19 @@ class Settings(BaseSettings):
     )
     ingest_max_snapshot_bytes: int = Field(
         default=5 * 1024 * 1024, description="largest face-snapshot upload, else 413"
+    )
+    max_image_pixels: int = Field(
+        default=40_000_000,
+        ge=1,
+        description="images declaring more pixels are refused before decoding (uploads, photos)",
+    )
+    max_image_side: int = Field(
+        default=16_384, ge=1, description="images with a longer side are refused before decoding"
+    )
+    max_image_decodes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="snapshot uploads decoded and analysed at once; more get 429",
     )
     ingest_signature_window_seconds: float = Field(
         default=300.0, description="HMAC-signed requests older or newer than this are refused"
@@ -246,6 +328,27 @@ class Settings(BaseSettings):
         return 0 if value in ("", None) else value
 
     @model_validator(mode="after")
+    def _kafka_durability_is_possible(self) -> Settings:
+        if self.kafka_min_insync_replicas > self.kafka_replication_factor:
+            raise ValueError(
+                f"PINGAN_KAFKA_MIN_INSYNC_REPLICAS ({self.kafka_min_insync_replicas}) cannot "
+                f"exceed PINGAN_KAFKA_REPLICATION_FACTOR ({self.kafka_replication_factor}): "
+                "no write could ever be acknowledged"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sasl_has_a_user(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"PINGAN_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "PINGAN_KAFKA_SASL_USERNAME and PINGAN_KAFKA_SASL_PASSWORD"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _audit_outlives_biometrics(self) -> Settings:
         if self.audit_ttl_days < self.biometric_ttl_days:
             raise ValueError(
@@ -283,6 +386,22 @@ class Settings(BaseSettings):
     def bootstrap(self) -> str:
         return self.kafka_bootstrap or self.local_kafka_bootstrap
 
+    @property
+    def kafka_security(self) -> dict[str, Any]:
+        """aiokafka's connection keywords for this service's Kafka user (none: PLAINTEXT)."""
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return {}
+        assert self.kafka_sasl_password is not None  # _sasl_has_a_user
+        options: dict[str, Any] = {
+            "security_protocol": self.kafka_security_protocol,
+            "sasl_mechanism": self.kafka_sasl_mechanism,
+            "sasl_plain_username": self.kafka_sasl_username,
+            "sasl_plain_password": self.kafka_sasl_password.get_secret_value(),
+        }
+        if self.kafka_security_protocol == "SASL_SSL":
+            options["ssl_context"] = ssl.create_default_context()
+        return options
+
 
 def _listed(text: str) -> frozenset[str]:
     return frozenset(part.strip() for part in text.split(",") if part.strip())
@@ -291,3 +410,8 @@ def _listed(text: str) -> frozenset[str]:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def kafka_security() -> dict[str, Any]:
+    """The process's Kafka credentials, for clients built from a bootstrap address alone."""
+    return get_settings().kafka_security

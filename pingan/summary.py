@@ -26,6 +26,8 @@ class RunSummary:
     table_rows: dict[str, int]
     dead_letters_this_run: int
     dead_letters_total: int
+    rule_failures: dict[str, int]
+    """Rule → events it raised on this run: isolated, each dead-lettered with its reason."""
     latency_p50_ms: float | None
     latency_p99_ms: float | None
 
@@ -42,6 +44,9 @@ class RunSummary:
             f"Dead letters: {self.dead_letters_this_run:,} this run, "
             f"{self.dead_letters_total:,} in total"
         )
+        if self.rule_failures:
+            failed = ", ".join(f"{rule} {n:,}" for rule, n in sorted(self.rule_failures.items()))
+            lines.append(f"Rule failures (isolated, dead-lettered): {failed}")
         if self.latency_p50_ms is None:
             lines.append("Event→alert latency: no alerts this run")
         else:
@@ -78,6 +83,7 @@ def summarise(warehouse: Warehouse, stats: SinkStats, since: datetime) -> RunSum
         table_rows=table_rows,
         dead_letters_this_run=sum(stats.dead_lettered.values()),
         dead_letters_total=table_rows["dead_letters"],
+        rule_failures=dict(stats.rule_failures),
         latency_p50_ms=float(latency["p50"]) if latency["n"] else None,
         latency_p99_ms=float(latency["p99"]) if latency["n"] else None,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 import re
 import threading
@@ -23,15 +24,65 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pingan.settings import Settings
+from pingan.warehouse_faults import InjectedFault, WarehouseFault
+from schemas.topics import BIOMETRIC_TOPICS
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "schemas" / "clickhouse"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MONTHLY = re.compile(r"toYYYYMM\((\w+)\)")
+_CREATED_TTL = re.compile(
+    r"^CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)\s.*?\bENGINE\s*=.*?\sTTL\s+(.+?)"
+    r"(?:\s+SETTINGS\s.*)?$",
+    re.S | re.I,
+)
+_ALTERED_TTL = re.compile(r"^ALTER\s+TABLE\s+(\w+)\s+MODIFY\s+TTL\s+(.+)$", re.S | re.I)
+_ENGINE_TTL = re.compile(r"\sTTL\s(.+?)(?:\sSETTINGS\s.*)?$", re.S)
+
+log = logging.getLogger(__name__)
+
+
+PERMANENT_ERROR_CODES = frozenset(
+    {
+        6,  # CANNOT_PARSE_TEXT
+        26,  # CANNOT_PARSE_QUOTED_STRING
+        27,  # CANNOT_PARSE_INPUT_ASSERTION_FAILED
+        38,  # CANNOT_PARSE_DATE
+        41,  # CANNOT_PARSE_DATETIME
+        53,  # TYPE_MISMATCH
+        69,  # ARGUMENT_OUT_OF_BOUND
+        70,  # CANNOT_CONVERT_TYPE
+        72,  # CANNOT_PARSE_NUMBER
+        117,  # INCORRECT_DATA
+        131,  # TOO_LARGE_STRING_SIZE
+        321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+        349,  # CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+        395,  # FUNCTION_THROW_IF_VALUE_IS_NON_ZERO
+        407,  # DECIMAL_OVERFLOW
+    }
+)
+"""ClickHouse error codes that say the rows themselves are wrong: retrying the same rows
+fails the same way, so the sink dead-letters them. Every other code (connection lost,
+TIMEOUT_EXCEEDED 159, MEMORY_LIMIT_EXCEEDED 241, TOO_MANY_PARTS 252, NOT_ENOUGH_SPACE 243,
+TABLE_IS_READ_ONLY 242, an unknown one) is taken as transient: retried, and alerted on if
+it lasts, since dead-lettering good rows for a server-side fault would lose them."""
+
+_ERROR_CODE = re.compile(r"Code: (\d+)")
 
 
 class WarehouseError(RuntimeError):
     """A ClickHouse failure, with the server's message and without a Python traceback."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def permanent(self) -> bool:
+        """True when the rows, not the server, are at fault (see PERMANENT_ERROR_CODES)."""
+        return self.code in PERMANENT_ERROR_CODES
 
 
 class DataDirectoryBusy(WarehouseError):
@@ -45,6 +96,9 @@ class Warehouse(ABC):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
         self._read_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-read")
         self._arrow_schemas: dict[str, pa.Schema] = {}
+        self._monthly: dict[str, str | None] = {}
+        self.fault: WarehouseFault | None = None
+        """Tests only (`PINGAN_TEST_WAREHOUSE_FAULT`): see pingan.warehouse_faults."""
 
     @abstractmethod
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
@@ -59,10 +113,47 @@ class Warehouse(ABC):
         return self.query_arrow(sql, params).to_pylist()
 
     def insert(self, table: str, rows: pa.Table) -> None:
+        """One insert per table partition, each a single part, so each is all or nothing.
+
+        ClickHouse writes an insert spanning two months as two parts, and a crash can land
+        between them; split here, a crash leaves whole partitions, which the sink's replay
+        (it skips only the offsets it finds stored) completes.
+        """
         if not _IDENTIFIER.match(table):
             raise WarehouseError(f"not a table name: {table!r}")
-        if rows.num_rows:
-            self._insert(table, rows)
+        if not rows.num_rows:
+            return
+        parts = self._partitions(table, rows)
+        for part in parts:
+            if self.fault is not None:
+                try:
+                    self.fault.before_insert(table, part)
+                except InjectedFault as exc:
+                    raise WarehouseError(str(exc), exc.code) from None
+            self._insert(table, part)
+            if self.fault is not None:
+                self.fault.after_part(table, len(parts))
+
+    def _partitions(self, table: str, rows: pa.Table) -> list[pa.Table]:
+        """`rows` split by the table's `toYYYYMM(column)` partition; whole if it has another
+        key (or none) or the rows fall in one month."""
+        if table not in self._monthly:
+            found = self.query(
+                "SELECT partition_key FROM system.tables "
+                "WHERE database = currentDatabase() AND name = {table:String}",
+                {"table": table},
+            )
+            key = _MONTHLY.fullmatch(found[0]["partition_key"]) if found else None
+            self._monthly[table] = key.group(1) if key else None
+        column = self._monthly[table]
+        if column is None or column not in rows.column_names:
+            return [rows]
+        times = rows.column(column)
+        months = pc.add(pc.multiply(pc.year(times), 100), pc.month(times))
+        distinct = pc.unique(months).to_pylist()
+        if len(distinct) <= 1:
+            return [rows]
+        return [rows.filter(pc.equal(months, month)) for month in sorted(distinct)]
 
     def arrow_schema(self, table: str) -> pa.Schema:
         """The Arrow schema matching a table's columns, read once from ClickHouse itself."""
@@ -169,7 +260,7 @@ def _query_session(
     try:
         return session.query(sql, fmt, params=query_parameters(params))
     except Exception as exc:
-        raise WarehouseError(_clickhouse_message(exc)) from None
+        raise WarehouseError(_clickhouse_message(exc), _error_code(exc)) from None
 
 
 class ServerWarehouse(Warehouse):
@@ -228,17 +319,23 @@ def _execute(client: Any, sql: str, params: Any, **kwargs: Any) -> Any:
             params = query_parameters(params)
         return client.execute(sql, params, **kwargs)
     except Exception as exc:
-        raise WarehouseError(_clickhouse_message(exc)) from None
+        raise WarehouseError(_clickhouse_message(exc), _error_code(exc)) from None
 
 
 def open_warehouse(settings: Settings) -> Warehouse:
+    warehouse: Warehouse
     if settings.clickhouse_url:
-        return ServerWarehouse(settings.clickhouse_url)
-    return EmbeddedWarehouse(settings.chdb_path, settings.clickhouse_database)
+        warehouse = ServerWarehouse(settings.clickhouse_url)
+    else:
+        warehouse = EmbeddedWarehouse(settings.chdb_path, settings.clickhouse_database)
+    if settings.test_warehouse_fault:
+        warehouse.fault = WarehouseFault.parse(settings.test_warehouse_fault)
+    return warehouse
 
 
 def migrate(warehouse: Warehouse, settings: Settings) -> list[str]:
-    """Apply the versioned DDL files not yet recorded; returns the versions applied."""
+    """Apply the versioned DDL files not yet recorded, then bring every table's TTL to the
+    settings (`sync_retention`); returns the versions applied."""
     warehouse.command(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
@@ -256,7 +353,66 @@ def migrate(warehouse: Warehouse, settings: Settings) -> list[str]:
             {"version": path.stem},
         )
         applied.append(path.stem)
+    sync_retention(warehouse, settings)
     return applied
+
+
+def sync_retention(warehouse: Warehouse, settings: Settings) -> list[str]:
+    """Give existing tables the TTLs the settings ask for now; returns the tables changed.
+
+    A migration runs once, so the TTL it wrote keeps the settings of that day: without this,
+    shortening PINGAN_BIOMETRIC_TTL_DAYS would leave faces stored for the old period. The
+    change also rewrites the TTL of parts already stored (`materialize_ttl_after_modify`,
+    on by default), so rows past the new TTL go at the next merge, not only new ones.
+    """
+    current = {
+        row["name"]: _engine_ttl(row["engine_full"])
+        for row in warehouse.query(
+            "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase()"
+        )
+    }
+    changed = []
+    for table, ttl in sorted(declared_retention(settings).items()):
+        if table not in current or _same_ttl(warehouse, table, current[table], ttl):
+            continue
+        warehouse.command(f"ALTER TABLE {_checked(table)} MODIFY TTL {ttl}")
+        log.info("retention of %s changed from %s to %s", table, current[table] or "none", ttl)
+        changed.append(table)
+    return changed
+
+
+def declared_retention(settings: Settings) -> dict[str, str]:
+    """Each table's TTL as the migrations, read in order, leave it under these settings."""
+    ttls: dict[str, str] = {}
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        for statement in _statements(path.read_text(encoding="utf-8"), settings):
+            found = _CREATED_TTL.match(statement) or _ALTERED_TTL.match(statement)
+            if found:
+                ttls[found[1]] = found[2].strip()
+    return ttls
+
+
+def _engine_ttl(engine_full: str | bytes) -> str | None:
+    text = engine_full.decode() if isinstance(engine_full, bytes) else engine_full
+    found = _ENGINE_TTL.search(text)
+    return found[1] if found else None
+
+
+def _same_ttl(warehouse: Warehouse, table: str, current: str | None, wanted: str) -> bool:
+    """Compared as ClickHouse formats them: it stores `INTERVAL 90 DAY` as `toIntervalDay(90)`.
+
+    On one line, because a query parameter's value ends at a line break."""
+    if current is None:
+        return False
+    (row,) = warehouse.query(
+        "SELECT formatQuerySingleLine({current:String}) = formatQuerySingleLine({wanted:String})"
+        " AS same",
+        {
+            "current": " ".join(f"ALTER TABLE {table} MODIFY TTL {current}".split()),
+            "wanted": " ".join(f"ALTER TABLE {table} MODIFY TTL {wanted}".split()),
+        },
+    )
+    return bool(row["same"])
 
 
 def _statements(text: str, settings: Settings) -> list[str]:
@@ -264,6 +420,7 @@ def _statements(text: str, settings: Settings) -> list[str]:
         biometric_ttl_days=int(settings.biometric_ttl_days),
         movement_ttl_days=int(settings.movement_ttl_days),
         audit_ttl_days=int(settings.audit_ttl_days),
+        biometric_topics=", ".join(f"'{topic.name}'" for topic in BIOMETRIC_TOPICS),
     )
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     return [s.strip() for s in body.split(";") if s.strip()]
@@ -355,3 +512,12 @@ def _clickhouse_message(exc: Exception) -> str:
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
     return first.split(". Stack trace")[0]
+
+
+def _error_code(exc: Exception) -> int | None:
+    """clickhouse-driver's errors carry `code`; chDB's say "Code: N." in their text."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return code
+    found = _ERROR_CODE.search(str(exc))
+    return int(found.group(1)) if found else None

@@ -6,9 +6,10 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import orjson
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-from schemas.events import NonEmpty, Plate, Record, Timestamp, embedding_dims
+from schemas.bounds import Explanation, Id, Name, Note, OptionalId, UInt32
+from schemas.events import Embedding, NonEmpty, Plate, Record, Timestamp
 
 
 class AlertType(StrEnum):
@@ -32,6 +33,15 @@ class AlertType(StrEnum):
     BRACELET_LOW_BATTERY = "BRACELET_LOW_BATTERY"
     ELDERLY_NOT_SEEN = "ELDERLY_NOT_SEEN"
     STRAY_DOG = "STRAY_DOG"
+    PIPELINE_STALLED = "PIPELINE_STALLED"
+
+
+OPERATIONAL_ALERT_TYPES = frozenset({AlertType.PIPELINE_STALLED})
+"""Raised by the platform about itself (a sink that cannot write), not by a rule on events:
+no rule, scenario label or evaluation score is about them."""
+RULE_ALERT_TYPES = tuple(t for t in AlertType if t not in OPERATIONAL_ALERT_TYPES)
+PLATFORM_COMMUNITY = "district"
+"""The community_id of an operational alert: it is about the platform, not one community."""
 
 
 class SubjectKind(StrEnum):
@@ -47,6 +57,7 @@ class SubjectKind(StrEnum):
     SHED_SLOT = "shed_slot"
     BRACELET = "bracelet"
     COMMUNITY = "community"
+    PIPELINE = "pipeline"
 
 
 class Severity(StrEnum):
@@ -69,13 +80,17 @@ class AlertStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+MAX_EVIDENCE = 100
+"""An alert keeps its first and latest evidence (streams/alert_book.py keeps 20)."""
+
+
 class Evidence(Record):
     """A pointer to the event that justifies an alert, with enough to read it at a glance."""
 
-    event_id: str
-    event_kind: str
+    event_id: Id
+    event_kind: Name
     occurred_at: Timestamp
-    summary: str
+    summary: Note
 
 
 class Alert(Record):
@@ -91,19 +106,21 @@ class Alert(Record):
     status: AlertStatus = AlertStatus.OPEN
     community_id: NonEmpty
     subject_kind: SubjectKind = SubjectKind.PLATE
-    subject: str
+    subject: Name
     first_seen: Timestamp
     last_seen: Timestamp
-    count: int = 1
-    explanation: str
-    explanation_zh: str = ""
-    evidence: list[Evidence] = Field(default_factory=list)
+    count: Annotated[UInt32, Field(ge=1)] = 1
+    explanation: Explanation
+    explanation_zh: Explanation = ""
+    evidence: Annotated[list[Evidence], Field(max_length=MAX_EVIDENCE)] = Field(
+        default_factory=list, description=f"at most {MAX_EVIDENCE} events"
+    )
     raised_at: Timestamp
     updated_at: Timestamp
     source_received_at: Timestamp
     resolved_at: Timestamp | None = None
-    note: str | None = None
-    assigned_to: str | None = None
+    note: Note | None = None
+    assigned_to: OptionalId | None = None
     """Who an officer assigned the alert to; kept by the rule's later updates."""
 
     def row(self) -> dict[str, Any]:
@@ -130,16 +147,16 @@ class WatchlistFace(Record):
     """A face from a past raid (e.g. a pyramid-scheme gathering): any sighting alerts."""
 
     face_id: NonEmpty
-    embedding: Annotated[list[float], AfterValidator(embedding_dims)]
-    case: str = ""
-    note: str = ""
-    added_by: str = "unknown"
+    embedding: Embedding
+    case: Name = ""
+    note: Note = ""
+    added_by: OptionalId = "unknown"
     added_at: Timestamp
 
 
 class WatchlistPlate(Record):
     plate: Plate
     category: WatchlistCategory
-    note: str = ""
-    added_by: str = "unknown"
+    note: Note = ""
+    added_by: OptionalId = "unknown"
     added_at: Timestamp

@@ -13,7 +13,10 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
+from schemas.bounds import Id, JsonText, Name, Note, OptionalId, UInt32
 from schemas.events import NonEmpty, Record, Timestamp
+
+MAX_COMMUNITIES = 10_000
 
 
 class AuditEntry(Record):
@@ -25,13 +28,15 @@ class AuditEntry(Record):
     """The token's `sub`: a person, never a service name."""
     actor_role: NonEmpty
     operation: NonEmpty
-    arguments: str = "{}"
+    arguments: JsonText = "{}"
     """The call's arguments as JSON, images replaced by their sha256."""
-    community_ids: list[str] = Field(default_factory=list)
+    community_ids: Annotated[list[Id], Field(max_length=MAX_COMMUNITIES)] = Field(
+        default_factory=list, description=f"at most {MAX_COMMUNITIES} communities"
+    )
     """The communities the call was scoped to; empty for every community."""
-    purpose: str = ""
-    result_count: Annotated[int, Field(ge=0)] = 0
-    client_address: str = ""
+    purpose: Note = ""
+    result_count: UInt32 = 0
+    client_address: Name = ""
 
 
 class AlertAction(Record):
@@ -47,5 +52,5 @@ class AlertAction(Record):
     actor: NonEmpty
     actor_role: NonEmpty
     at: Timestamp
-    note: str = ""
-    assigned_to: str | None = None
+    note: Note = ""
+    assigned_to: OptionalId | None = None

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from schemas.bounds import Note, UInt16
 from schemas.events import NonEmpty, Record, Timestamp
 
 COMMAND_SCHEMA_VERSION = 1
@@ -31,18 +32,18 @@ class CommandOutcome(StrEnum):
 
 
 class DeviceCommand(Record):
-    schema_version: int = COMMAND_SCHEMA_VERSION
+    schema_version: UInt16 = COMMAND_SCHEMA_VERSION
     command_id: NonEmpty
     community_id: NonEmpty
     device_id: NonEmpty
     """The controller the command was written to (e.g. the shed controller c01-shed1)."""
     target_id: NonEmpty
     """What the command is about: the slot device of the alert (c01-shed1-s03)."""
-    slot: Annotated[int, Field(ge=1, le=1000)]
+    slot: Annotated[UInt16, Field(ge=1, le=1000)]
     action: CommandAction
     reason_alert_id: NonEmpty
     requested_at: Timestamp
     """When the alert that asked for it was raised: stable across replays, like the id."""
     outcome: CommandOutcome
-    error: str | None = None
+    error: Note | None = None
     executed_at: Timestamp

@@ -2,8 +2,9 @@
 
 A bearer key is stored only as its SHA-256 (the key is 256 random bits, so a plain hash
 cannot be brute-forced and is cheap to check on every request). An HMAC secret must be
-known to the server to verify signatures, so it is stored as issued: the credentials topic
-is as sensitive as a password store and must be readable only by the ingest processes.
+known to the server to verify signatures, so it is stored sealed (AES-GCM, with the key of
+PINGAN_DEVICE_SECRET_KEY; see pingan/device_secrets.py): the topic never holds it in clear,
+and only processes given the key can open it.
 Revoking republishes the record without its secret and with `revoked_at`, which keeps
 the audit trail (who issued, who revoked, when) on the topic.
 """
@@ -11,7 +12,11 @@ the audit trail (who issued, who revoked, when) on the topic.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
+from pydantic import Field
+
+from schemas.bounds import Name, OptionalId
 from schemas.events import NonEmpty, Record, Timestamp
 
 
@@ -25,15 +30,15 @@ class DeviceCredential(Record):
 
     device_id: NonEmpty
     scheme: CredentialScheme
-    fingerprint: str
+    fingerprint: Name
     """First 12 hex digits of the key's SHA-256: safe to log and show, identifies the key."""
-    key_sha256: str | None = None
+    key_sha256: Name | None = None
     """Bearer keys: hex SHA-256 of the key."""
-    hmac_secret: str | None = None
-    """HMAC keys: the shared secret (the server needs it to verify signatures)."""
-    issued_by: str
+    sealed_hmac_secret: Annotated[str, Field(max_length=1024)] | None = None
+    """HMAC keys: the shared secret, sealed (the server opens it to verify signatures)."""
+    issued_by: OptionalId
     issued_at: Timestamp
-    revoked_by: str | None = None
+    revoked_by: OptionalId | None = None
     revoked_at: Timestamp | None = None
 
     @property

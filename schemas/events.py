@@ -13,15 +13,21 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from schemas.bounds import (
+    Float32,
+    Float64,
+    Fraction,
+    Id,
+    Int16,
+    Name,
+    OptionalId,
+    Ref,
+    Timestamp,
+    UInt8,
+    UInt16,
+)
+
 SCHEMA_VERSION = 1
-
-
-def _utc_ms(value: datetime) -> datetime:
-    """Normalise to aware UTC at millisecond precision, the resolution ClickHouse stores."""
-    if value.tzinfo is None:
-        raise ValueError("timestamp must carry a timezone (e.g. 2026-11-24T08:00:00.000Z)")
-    value = value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def normalise_plate(plate: str) -> str:
@@ -36,13 +42,20 @@ def _plate(value: str) -> str:
     return plate
 
 
-Timestamp = Annotated[datetime, AfterValidator(_utc_ms)]
 Plate = Annotated[str, Field(max_length=16), AfterValidator(_plate)]
-NonEmpty = Annotated[str, Field(min_length=1, max_length=128)]
+NonEmpty = Id
+
+
+MetricName = Annotated[Name, Field(min_length=1, max_length=64)]
+MAX_METRICS = 64
+"""Metrics in one telemetry reading: a shed controller reports a few per slot."""
+MAX_SNAPSHOTS = 32
+"""Snapshots of one camera analytics event: a webhook upload carries one or a few."""
 
 
 def utc_now() -> datetime:
-    return _utc_ms(datetime.now(UTC))
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class Record(BaseModel):
@@ -56,7 +69,7 @@ class Record(BaseModel):
 class Event(Record):
     kind: ClassVar[str]
 
-    schema_version: int = SCHEMA_VERSION
+    schema_version: UInt16 = SCHEMA_VERSION
     event_id: NonEmpty
     community_id: NonEmpty
     occurred_at: Timestamp
@@ -84,8 +97,8 @@ class VehiclePassage(Event):
     direction: Direction
     gate_id: NonEmpty
     camera_id: NonEmpty
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
-    snapshot_ref: str | None = None
+    confidence: Fraction
+    snapshot_ref: Ref | None = None
 
 
 class DoorKind(StrEnum):
@@ -109,15 +122,17 @@ class DoorAccess(Event):
     door_id: NonEmpty
     door_kind: DoorKind
     method: AccessMethod
-    person_id: str | None = Field(default=None, description="None when the person is unknown")
+    person_id: OptionalId | None = Field(
+        default=None, description="None when the person is unknown; at most 128 characters"
+    )
     granted: bool
 
 
 class BoundingBox(Record):
-    x: float
-    y: float
-    width: Annotated[float, Field(gt=0)]
-    height: Annotated[float, Field(gt=0)]
+    x: Float32
+    y: Float32
+    width: Annotated[Float32, Field(gt=0)]
+    height: Annotated[Float32, Field(gt=0)]
 
 
 def embedding_dims(value: list[float]) -> list[float]:
@@ -126,16 +141,20 @@ def embedding_dims(value: list[float]) -> list[float]:
     return value
 
 
+Embedding = Annotated[list[Float32], Field(max_length=512), AfterValidator(embedding_dims)]
+"""A face embedding of one of the recognisers: 128 or 512 finite numbers."""
+
+
 class FaceCapture(Event):
     kind: ClassVar[str] = "face_capture"
 
     camera_id: NonEmpty
-    embedding: Annotated[list[float], AfterValidator(embedding_dims)]
-    quality: Annotated[float, Field(ge=0.0, le=1.0)]
+    embedding: Embedding
+    quality: Fraction
     bbox: BoundingBox
-    matched_person_id: str | None = None
-    match_score: Annotated[float, Field(ge=-1.0, le=1.0)] | None = None
-    crop_ref: str | None = None
+    matched_person_id: OptionalId | None = None
+    match_score: Annotated[Float32, Field(ge=-1.0, le=1.0)] | None = None
+    crop_ref: Ref | None = None
 
     def row(self) -> dict[str, Any]:
         row = self.model_dump()
@@ -158,8 +177,10 @@ class DeviceTelemetry(Event):
 
     device_id: NonEmpty
     device_kind: DeviceKind
-    metrics: dict[str, float] = Field(default_factory=dict)
-    controller_id: str = ""
+    metrics: Annotated[dict[MetricName, Float64], Field(max_length=MAX_METRICS)] = Field(
+        default_factory=dict, description=f"at most {MAX_METRICS} metrics"
+    )
+    controller_id: OptionalId = ""
     """The controller that answers for this device (a charging shed's, for each of its slots):
     the device is only heard through it, so its outages are the controller's. Empty when the
     device reports for itself."""
@@ -189,11 +210,11 @@ class BraceletReading(Event):
 
     bracelet_id: NonEmpty
     wearer: Wearer
-    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
-    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
-    zone: str | None = None
+    lat: Annotated[Float64, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[Float64, Field(ge=-180, le=180)] | None = None
+    zone: Name | None = None
     sos: bool = False
-    battery: Annotated[float, Field(ge=0.0, le=1.0)]
+    battery: Fraction
 
 
 class CameraAnalyticsKind(StrEnum):
@@ -207,9 +228,9 @@ class TrajectoryPoint(Record):
     """One detection of a moving object: seconds after the event's `occurred_at`, pixel
     column and row in the camera's frame."""
 
-    t_s: float
-    x: float
-    y: float
+    t_s: Float32
+    x: Float32
+    y: Float32
 
 
 class CameraAnalytics(Event):
@@ -217,11 +238,13 @@ class CameraAnalytics(Event):
 
     camera_id: NonEmpty
     analytics_kind: CameraAnalyticsKind
-    snapshot_refs: list[str] = Field(default_factory=list)
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
-    floor: Annotated[int, Field(ge=-5, le=200)] | None = None
+    snapshot_refs: Annotated[list[Ref], Field(max_length=MAX_SNAPSHOTS)] = Field(
+        default_factory=list, description=f"at most {MAX_SNAPSHOTS} snapshots"
+    )
+    confidence: Fraction = 1.0
+    floor: Annotated[Int16, Field(ge=-5, le=200)] | None = None
     """High-altitude throws: the estimated floor the object came from."""
-    window_column: Annotated[int, Field(ge=1, le=100)] | None = None
+    window_column: Annotated[UInt8, Field(ge=1, le=100)] | None = None
     """High-altitude throws: the window on that floor, counted from the facade's left."""
     trajectory: Annotated[list[TrajectoryPoint], Field(max_length=2000)] = Field(
         default_factory=list

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-from schemas.events import NonEmpty, Record, Timestamp, embedding_dims
+from schemas.bounds import Id, Note, UInt16
+from schemas.events import Embedding, NonEmpty, Record, Timestamp
 
-ModelId = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Sha256 = Annotated[str, Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")]
+"""A sha256 in lowercase hex."""
+ModelId = Sha256
+
+
+MAX_MATCHES = 1000
 
 
 def gallery_key(person_id: str, model_id: str) -> str:
@@ -27,7 +33,7 @@ class ResidentFace(Record):
     face_id: NonEmpty
     person_id: NonEmpty
     community_id: NonEmpty
-    embedding: Annotated[list[float], AfterValidator(embedding_dims)]
+    embedding: Embedding
     model_id: ModelId
     enrolled_at: Timestamp
     enrolled_by: NonEmpty
@@ -45,9 +51,11 @@ class BiometricSearch(Record):
     search_id: NonEmpty
     operator: NonEmpty
     searched_at: Timestamp
-    reason: str = ""
+    reason: Note = ""
     source: NonEmpty = "cli"
-    image_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-    faces: Annotated[int, Field(ge=0)]
-    matched_person_ids: list[str] = Field(default_factory=list)
+    image_sha256: Sha256
+    faces: UInt16
+    matched_person_ids: Annotated[list[Id], Field(max_length=MAX_MATCHES)] = Field(
+        default_factory=list, description=f"at most {MAX_MATCHES} people"
+    )
     model_id: ModelId

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
+from schemas.bounds import Float64, Id, Name, Note, OptionalId, UInt32
 from schemas.events import NonEmpty, Plate, PlateColour, Record, Timestamp
 
 Fen = Annotated[int, Field(ge=0, le=100_000_000)]
@@ -35,9 +36,9 @@ class ParkingTariff(Record):
     night_end: time = time(7, 0)
     daily_cap_fen: Fen | None = 4000
     """At most this per 24 h counted from the entry; None = no cap."""
-    max_open_hours: Annotated[float, Field(gt=0)] = 72.0
+    max_open_hours: Annotated[Float64, Field(gt=0, le=24 * 366)] = 72.0
     """A car inside longer than this without an exit read is reported (status overdue)."""
-    updated_by: str = "unknown"
+    updated_by: OptionalId = "unknown"
     updated_at: Timestamp | None = None
 
     def is_night(self, local: time) -> bool:
@@ -57,7 +58,7 @@ class ParkingPass(Record):
     plate: Plate
     valid_from: Timestamp
     valid_until: Timestamp
-    person_id: str | None = None
+    person_id: OptionalId | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> ParkingPass:
@@ -104,19 +105,19 @@ class ParkingSession(Record):
     """The entry, or the exit of an exit without entry: fixed for the session's life."""
     entered_at: Timestamp | None = None
     exited_at: Timestamp | None = None
-    entry_event_id: str | None = None
-    exit_event_id: str | None = None
-    entry_gate_id: str | None = None
-    exit_gate_id: str | None = None
-    duration_seconds: int | None = None
-    fee_fen: int | None = None
+    entry_event_id: Id | None = None
+    exit_event_id: Id | None = None
+    entry_gate_id: Id | None = None
+    exit_gate_id: Id | None = None
+    duration_seconds: UInt32 | None = None
+    fee_fen: UInt32 | None = None
     """None when unknown (open, or one end missing): `reason` says why."""
-    fee_basis: str = ""
-    reason: str = ""
-    tariff_id: str = ""
+    fee_basis: Note = ""
+    reason: Note = ""
+    tariff_id: Name = ""
     resident: bool = False
     monthly_pass: bool = False
-    revision: int = 1
+    revision: Annotated[UInt32, Field(ge=1)] = 1
     is_deleted: bool = False
 
     def row(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from schemas.bounds import Float64, Name, OptionalId
 from schemas.events import DeviceKind, NonEmpty, Plate, Record, Timestamp, Wearer
 
 DISTRICT_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -21,8 +22,8 @@ EARTH_RADIUS_KM = 6371.0088
 DISTRICT_DEFAULT = "*"
 """The community_id of rule settings that apply to every community without its own."""
 
-Latitude = Annotated[float, Field(ge=-90, le=90)]
-Longitude = Annotated[float, Field(ge=-180, le=180)]
+Latitude = Annotated[Float64, Field(ge=-90, le=90)]
+Longitude = Annotated[Float64, Field(ge=-180, le=180)]
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -33,10 +34,14 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
+MAX_GEOFENCE_CIRCLES = 200
+MAX_RULES = 100
+
+
 class Community(Record):
     community_id: NonEmpty
-    name: str
-    district: str
+    name: Name
+    district: Name
     lat: Latitude
     lon: Longitude
 
@@ -66,17 +71,17 @@ class Device(Record):
     device_id: NonEmpty
     community_id: NonEmpty
     device_kind: DeviceKind
-    place: str | None = None
-    name: str = ""
+    place: OptionalId | None = None
+    name: Name = ""
     lat: Latitude | None = None
     lon: Longitude | None = None
-    rated_current_a: Annotated[float, Field(gt=0)] | None = None
+    rated_current_a: Annotated[Float64, Field(gt=0, le=10_000)] | None = None
 
 
 class GeofenceCircle(Record):
     lat: Latitude
     lon: Longitude
-    radius_m: Annotated[float, Field(gt=0)]
+    radius_m: Annotated[Float64, Field(gt=0, le=100_000)]
 
 
 class BraceletWearer(Record):
@@ -86,9 +91,11 @@ class BraceletWearer(Record):
     bracelet_id: NonEmpty
     community_id: NonEmpty
     wearer: Wearer
-    name: str = ""
-    person_id: str | None = None
-    geofence: list[GeofenceCircle] = Field(default_factory=list)
+    name: Name = ""
+    person_id: OptionalId | None = None
+    geofence: Annotated[list[GeofenceCircle], Field(max_length=MAX_GEOFENCE_CIRCLES)] = Field(
+        default_factory=list, description=f"at most {MAX_GEOFENCE_CIRCLES} circles"
+    )
 
     def inside(self, lat: float, lon: float) -> bool:
         return not self.geofence or any(
@@ -103,6 +110,8 @@ class RuleSettings(Record):
     """
 
     community_id: NonEmpty
-    rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    updated_by: str = "unknown"
+    rules: Annotated[dict[Name, dict[Name, Any]], Field(max_length=MAX_RULES)] = Field(
+        default_factory=dict, description=f"at most {MAX_RULES} rules"
+    )
+    updated_by: OptionalId = "unknown"
     updated_at: Timestamp

@@ -240,6 +240,14 @@ REFERENCE_TOPICS: tuple[Topic, ...] = (
     DEVICE_CREDENTIALS,
 )
 AUDIT_TOPICS: tuple[Topic, ...] = (DEVICE_COMMANDS, BIOMETRIC_SEARCHES, AUDIT_LOG, ALERT_ACTIONS)
+BIOMETRIC_TOPICS: tuple[Topic, ...] = (
+    FACE_CAPTURES,
+    WATCHLIST_FACES,
+    FACE_GALLERY,
+    BIOMETRIC_SEARCHES,
+)
+"""Topics whose messages carry face embeddings, crops or face-search results: their dead
+letters expire with PINGAN_BIOMETRIC_TTL_DAYS, like the tables they feed."""
 ALL_TOPICS: tuple[Topic, ...] = (
     *EVENT_TOPICS,
     ALERTS,

@@ -12,9 +12,10 @@ import faust
 from faust.types import EventT
 
 from ingest.reference import community_ids
+from pingan.health import Stall
 from pingan.settings import Settings
 from pingan.warehouse import Warehouse
-from schemas.alerts import Alert
+from schemas.alerts import PLATFORM_COMMUNITY, Alert
 from schemas.codec import encode
 from schemas.events import Event, VehiclePassage
 from schemas.topics import (
@@ -40,7 +41,7 @@ from streams.reference_data import ReferenceData, ReferenceFollower
 from streams.rule_settings import RuleThresholds
 from streams.rules.catalogue import all_rules
 from streams.rules.rule import Keying, Rule
-from streams.sink import Message, SinkStats, TableSink
+from streams.sink import Message, SinkStats, TableSink, stall_alert
 from streams.staged_writes import StagedWrites
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,19 @@ FORWARDED_FROM = "pingan-forwarded-from-partition"
 URGENT_TOPICS = frozenset({PERIMETER_ALARMS.name, BRACELET_READINGS.name})
 """A fence alarm or an SOS must reach the officer's phone within a second: these topics
 wait `urgent_batch_seconds` for a batch instead of `sink_batch_seconds`."""
+
+
+def _broker_credentials(settings: Settings) -> faust.SASLCredentials | None:
+    """The worker's Kafka user: the same settings every other client takes."""
+    security = settings.kafka_security
+    if not security:
+        return None
+    return faust.SASLCredentials(
+        username=security["sasl_plain_username"],
+        password=security["sasl_plain_password"],
+        mechanism=security["sasl_mechanism"],
+        ssl_context=security.get("ssl_context"),
+    )
 
 
 class Pipeline:
@@ -67,6 +81,7 @@ class Pipeline:
         self.app = PinganApp(
             settings.worker_id,
             broker=f"kafka://{settings.bootstrap}",
+            broker_credentials=_broker_credentials(settings),
             key_serializer="raw",
             value_serializer="raw",
             topic_allow_declare=False,
@@ -74,6 +89,7 @@ class Pipeline:
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
             broker_commit_interval=1.0,
+            broker_session_timeout=settings.kafka_session_timeout_seconds,
             producer_linger=0.005,
             store="rocksdb://",
             datadir=str(settings.data_dir / "faust"),
@@ -107,6 +123,9 @@ class Pipeline:
             stream_gap,
             {t.record: t.name for t in EVENT_TOPICS if t.record is not None},
             self.staged,
+            self._dead_letter,
+            self.stats.rule_failures,
+            settings.rule_state_max_bytes,
         )
         self.plate_rules = RuleEngine(
             self.app,
@@ -119,6 +138,9 @@ class Pipeline:
             stream_gap,
             {VehiclePassage: PASSAGES_BY_PLATE.name},
             self.staged,
+            self._dead_letter,
+            self.stats.rule_failures,
+            settings.rule_state_max_bytes,
         )
         self.parking = ParkingBook(self.app, self.reference, self.staged, settings)
         self.sinks: list[TableSink] = []
@@ -144,7 +166,15 @@ class Pipeline:
 
     def _sink(self, spec: Topic) -> TableSink:
         reject = self._log_unreadable if spec is DEAD_LETTERS else self._dead_letter
-        sink = TableSink(self.warehouse, spec, self.intake, reject, self.stats)
+        sink = TableSink(
+            self.warehouse,
+            spec,
+            self.intake,
+            reject,
+            self.stats,
+            stall_after_seconds=self.settings.sink_stall_minutes * 60,
+            on_stall=self._pipeline_stalled,
+        )
         self.sinks.append(sink)
         return sink
 
@@ -307,6 +337,14 @@ class Pipeline:
         )
         await fut
         log.warning("dead-lettered %s: %s", dead_letter.dead_letter_id, dead_letter.reason)
+
+    async def _pipeline_stalled(self, stall: Stall) -> None:
+        """Straight to the alerts topic: the officers' feed reads it from Kafka, so the alert
+        reaches them even when it is the alerts table that cannot be written."""
+        fut = await self.topic(ALERTS).send(
+            key=PLATFORM_COMMUNITY.encode(), value=encode(stall_alert(stall))
+        )
+        await fut
 
     async def _log_unreadable(self, dead_letter: DeadLetter) -> None:
         log.error("unreadable dead letter %s: %s", dead_letter.dead_letter_id, dead_letter.reason)

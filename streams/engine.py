@@ -22,7 +22,7 @@ from __future__ import annotations
 import heapq
 import logging
 import weakref
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +38,7 @@ from schemas.alerts import Alert
 from schemas.events import Event, utc_now
 from schemas.topics import EVENT_PARTITIONS, Topic
 from streams.alert_book import AlertBook
+from streams.dead_letters import DeadLetter
 from streams.rule_settings import RuleThresholds
 from streams.rules.rule import Keying, Outcome, Reference, Rule, RuleState
 from streams.staged_writes import StagedWrites
@@ -45,6 +46,9 @@ from streams.staged_writes import StagedWrites
 log = logging.getLogger(__name__)
 
 SendAlert = Callable[[Alert], Awaitable[None]]
+Reject = Callable[[DeadLetter], Awaitable[None]]
+REASON_CHARS = 500
+"""An exception's repr in a dead letter's reason is cut here: a message can be any size."""
 STATE_CACHE_LIMIT = 200_000
 """Decoded states kept in memory per rule; past this the cache restarts from RocksDB."""
 
@@ -185,9 +189,16 @@ class BookEntries:
             self._cache.clear()
 
 
-def _write(table: faust.Table, changelog: StagedWrites, key: bytes, value: bytes | None) -> None:
+def _write(
+    table: faust.Table,
+    changelog: StagedWrites,
+    key: bytes,
+    value: bytes | None,
+    stored: Callable[[], None] | None = None,
+) -> None:
     """Changelog first, local RocksDB once the changelog has it (same partition): a worker
-    killed in between never restarts with local state ahead of what Kafka can replay."""
+    killed in between never restarts with local state ahead of what Kafka can replay.
+    `stored` runs once RocksDB has the value."""
     source = current_event()
     assert source is not None, "table writes need the event they belong to (acting_for)"
 
@@ -197,20 +208,55 @@ def _write(table: faust.Table, changelog: StagedWrites, key: bytes, value: bytes
                 table.data.pop(key, None)
             else:
                 table.data[key] = value
+        if stored is not None:
+            stored()
 
     topic = table.changelog_topic.get_topic_name()
     changelog.put_state(topic, source.message.partition, key, value, store_locally)
 
 
+def capped(
+    rule: Rule[Any, Any], state: RuleState, max_bytes: int
+) -> tuple[RuleState | None, bytes | None]:
+    """The state and its JSON, shrunk by the rule (oldest records first) until the JSON fits
+    in `max_bytes`; (None, None) when the rule cannot shrink it enough. A changelog record
+    over Kafka's message size is refused by the broker, and the worker would crash-loop."""
+    value = state.model_dump_json().encode()
+    while len(value) > max_bytes:
+        smaller = rule.shrink(state)
+        if smaller is None:
+            log.error(
+                "%s state is %d bytes, over the %d-byte cap, and cannot shrink: dropped",
+                rule.name,
+                len(value),
+                max_bytes,
+            )
+            return None, None
+        state = smaller
+        value = state.model_dump_json().encode()
+    return state, value
+
+
 class RuleStates:
     """One rule's states: decoded cache in front of the RocksDB-backed table."""
 
-    def __init__(self, rule: Rule[Any, Any], table: faust.Table, changelog: StagedWrites) -> None:
+    def __init__(
+        self,
+        rule: Rule[Any, Any],
+        table: faust.Table,
+        changelog: StagedWrites,
+        max_bytes: int,
+    ) -> None:
         assert rule.State is not None
+        self._rule = rule
         self._state_type = rule.State
+        self._max_bytes = max_bytes
         self.table = table
         self._changelog = changelog
         self._cache: dict[str, RuleState | None] = {}
+        self._written: dict[str, bytes | None] = {}
+        """Writes staged and not yet in RocksDB (another agent's flush may store them at any
+        await): what a key goes back to when a rule fails on it."""
 
     def get(self, key: str) -> RuleState | None:
         if key in self._cache:
@@ -222,11 +268,29 @@ class RuleStates:
 
     def put(self, key: str, state: RuleState | None) -> None:
         existed = self.get(key) is not None
-        self._cache[key] = state
+        value = None
         if state is not None:
-            _write(self.table, self._changelog, key.encode(), state.model_dump_json().encode())
-        elif existed:
-            _write(self.table, self._changelog, key.encode(), None)
+            state, value = capped(self._rule, state, self._max_bytes)
+        self._cache[key] = state
+        if value is not None or existed:
+            self._written[key] = value
+            _write(self.table, self._changelog, key.encode(), value, self._stored(key, value))
+
+    def _stored(self, key: str, value: bytes | None) -> Callable[[], None]:
+        def stored() -> None:
+            if key in self._written and self._written[key] is value:
+                del self._written[key]
+
+        return stored
+
+    def discard(self, key: str) -> None:
+        """Undo whatever a failed rule did to the key's cached state (rules may change it in
+        place before raising): back to its last write, or to what RocksDB holds."""
+        if key not in self._written:
+            self._cache.pop(key, None)
+            return
+        value = self._written[key]
+        self._cache[key] = None if value is None else self._state_type.model_validate_json(value)
 
     def trim(self) -> None:
         """Between batches (nothing staged), the cache may restart from RocksDB."""
@@ -251,6 +315,7 @@ class RuleStates:
 
     def forget(self) -> None:
         self._cache.clear()
+        self._written.clear()
 
 
 class RuleEngine:
@@ -268,6 +333,9 @@ class RuleEngine:
         stream_gap: timedelta,
         topic_of: Mapping[type[Event], str],
         changelog: StagedWrites,
+        reject: Reject,
+        failures: Counter[str],
+        state_max_bytes: int,
     ) -> None:
         self.keying = keying
         self.global_clock = keying is Keying.PLATE
@@ -279,12 +347,17 @@ class RuleEngine:
         self.lateness = lateness
         self.stream_gap = stream_gap
         self._send_alert = send_alert
+        self._reject = reject
+        self.failures = failures
+        """Rule name → events (or wake-ups) it raised on, isolated and dead-lettered."""
         self._by_input: dict[type[Event], list[Rule[Any, Any]]] = defaultdict(list)
         for rule in self.rules:
             for kind in rule.inputs:
                 self._by_input[kind].append(rule)
         self.states = {
-            r.name: RuleStates(r, _table(app, table_name(keying, r.name)), changelog)
+            r.name: RuleStates(
+                r, _table(app, table_name(keying, r.name)), changelog, state_max_bytes
+            )
             for r in self.rules
             if r.State is not None
         }
@@ -333,7 +406,7 @@ class RuleEngine:
                 dark = self._silence_before(arrival)
                 if dark is not None:
                     with acting_for(arrival.source):
-                        self._hear_gap(arrival.partition, dark)
+                        await self._hear_gap(arrival, dark)
             self._observe(arrival)
             if self._due(arrival.partition):
                 await self._advance(arrival.partition)
@@ -370,9 +443,10 @@ class RuleEngine:
         self._heard[partition] = at
         return at - latest if latest is not None and at - latest > self.stream_gap else None
 
-    def _hear_gap(self, partition: int, dark: timedelta) -> None:
+    async def _hear_gap(self, arrival: Arrival, dark: timedelta) -> None:
         """Before the watermark leaps over a stretch in which the stream carried nothing,
         absence rules take that stretch off their subjects' silence."""
+        partition = arrival.partition
         log.warning(
             "partition %d of the %s stream carried no event for %s: not counted as silence",
             partition,
@@ -385,7 +459,11 @@ class RuleEngine:
                 if state.partition != partition:
                     continue
                 config = self.thresholds.config(rule, state.community_id)
-                quieter = rule.heard_nothing(state, dark, config)
+                try:
+                    quieter = rule.heard_nothing(state, dark, config)
+                except Exception as exc:
+                    await self._failed(rule, key, exc, arrival.source, f"hearing {dark} dark")
+                    continue
                 if quieter is None:
                     continue
                 quieter.partition = state.partition
@@ -405,19 +483,42 @@ class RuleEngine:
         return self._newest[partition] - self.lateness >= due
 
     async def _apply(self, rule: Rule[Any, Any], arrival: Arrival) -> None:
+        """One rule on one event, isolated: a rule that raises loses this event only, with
+        its state as before it, and every other rule and later event goes on."""
         event = arrival.event
         config = self.thresholds.config(rule, event.community_id)
         if not config.enabled:
             return
-        key = rule.key(event, self.reference)
-        if key is None:
+        key: str | None = None
+        try:
+            key = rule.key(event, self.reference)
+            if key is None:
+                return
+            caught_up, outcome = self._fold(rule, key, arrival, config)
+        except Exception as exc:
+            await self._failed(rule, key, exc, arrival.source, "on this event")
             return
+        if caught_up is not None:
+            await self._publish(caught_up, config.suppress_minutes, event.occurred_at)
+        if outcome is not None:
+            await self._publish(outcome, config.suppress_minutes, event.received_at, arrival)
+
+    def _fold(
+        self, rule: Rule[Any, Any], key: str, arrival: Arrival, config: Any
+    ) -> tuple[Outcome[Any] | None, Outcome[Any] | None]:
+        """The key's state with the event folded in: what catching up found, then what the
+        event did (None when the state had already applied it). Nothing is published here,
+        so a rule raising midway leaves no trace but its cached state, which is discarded."""
+        event = arrival.event
         states = self.states.get(rule.name)
         state = states.get(key) if states is not None else None
         if state is not None and state.applied.get(arrival.topic, -1) >= arrival.offset:
-            return
+            return None, None
+        caught_up = None
         if state is not None and rule in self._catching_up:
-            state = await self._caught_up(rule, key, state, config, event.occurred_at)
+            caught_up = self._caught_up(rule, key, state, config, event.occurred_at)
+            if caught_up is not None:
+                state = caught_up.state
         outcome = rule.apply(state, event, config, self.reference)
         if states is not None:
             if outcome.state is not None:
@@ -429,19 +530,34 @@ class RuleEngine:
             states.put(key, outcome.state)
             if outcome.state is not None and rule in self._absence:
                 self._schedule(rule, key, outcome.state, config)
-        await self._publish(outcome, config.suppress_minutes, event.received_at, arrival)
+        return caught_up, outcome
 
-    async def _caught_up(
+    def _caught_up(
         self, rule: Rule[Any, Any], key: str, state: RuleState, config: Any, now: datetime
-    ) -> RuleState | None:
+    ) -> Outcome[Any] | None:
         """An event proves its key's time has reached `now`: a gap the watermark has not
         reached yet (another input topic lags while catching up on a backlog) still counts."""
         wake = rule.wake_at(state, config)
         if wake is None or wake > now:
-            return state
-        outcome = self._advanced(rule, key, state, now, config)
-        await self._publish(outcome, config.suppress_minutes, now)
-        return outcome.state
+            return None
+        return self._advanced(rule, key, state, now, config)
+
+    async def _failed(
+        self, rule: Rule[Any, Any], key: str | None, exc: Exception, source: EventT, what: str
+    ) -> None:
+        """Count the failure and dead-letter the message it happened on, with the reason."""
+        states = self.states.get(rule.name)
+        if states is not None and key is not None:
+            states.discard(key)
+        self.failures[rule.name] += 1
+        message = source.message
+        reason = f"rule {rule.name} raised {repr(exc)[:REASON_CHARS]} {what}"
+        log.error("%s (%s:%d:%d)", reason, message.topic, message.partition, message.offset)
+        await self._reject(
+            DeadLetter.rejected(
+                message.topic, message.partition, message.offset, message.key, message.value, reason
+            )
+        )
 
     def _advanced(
         self, rule: Rule[Any, Any], key: str, state: RuleState, now: datetime, config: Any
@@ -545,7 +661,7 @@ class RuleEngine:
                     continue
                 del self._scheduled[(rule.name, key)]
                 with acting_for(source):
-                    await self._wake(rule, key, watermark)
+                    await self._wake(rule, key, watermark, source)
         tops = [
             heap[0][0]
             for rule in self._absence
@@ -556,20 +672,28 @@ class RuleEngine:
         else:
             self._next_due.pop(partition, None)
 
-    async def _wake(self, rule: Rule[Any, Any], key: str, watermark: datetime) -> None:
+    async def _wake(
+        self, rule: Rule[Any, Any], key: str, watermark: datetime, source: EventT
+    ) -> None:
+        """A failing rule is isolated as in `_apply`; the event whose arrival moved the
+        watermark is the one dead-lettered, and the key waits for its next event."""
         states = self.states[rule.name]
         state = states.get(key)
         if state is None:
             return
         config = self.thresholds.config(rule, state.community_id)
-        wake = rule.wake_at(state, config)
-        if wake is not None and wake > watermark:
-            self._schedule(rule, key, state, config)
+        try:
+            wake = rule.wake_at(state, config)
+            if wake is not None and wake > watermark:
+                self._schedule(rule, key, state, config)
+                return
+            outcome = self._advanced(rule, key, state, watermark, config)
+            later = None if outcome.state is None else rule.wake_at(outcome.state, config)
+        except Exception as exc:
+            await self._failed(rule, key, exc, source, f"advancing {key} to {watermark}")
             return
-        outcome = self._advanced(rule, key, state, watermark, config)
         states.put(key, outcome.state)
         if outcome.state is not None:
-            later = rule.wake_at(outcome.state, config)
             if later is not None and later <= watermark:
                 log.error("%s did not move %s's wake-up past the watermark", rule.name, key)
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TypeVar
 
+from schemas.alerts import OPERATIONAL_ALERT_TYPES, PLATFORM_COMMUNITY, Alert
 from schemas.codec import DecodeError, decode
 from schemas.events import Event, Record, utc_now
 
@@ -21,7 +22,8 @@ class Intake:
     def accept(self, raw: bytes | None, record_type: type[R]) -> R:
         record = decode(raw, record_type)
         community = getattr(record, "community_id", None)
-        if community is not None and community not in self._communities:
+        known = community is None or community in self._communities
+        if not known and not _operational(record):
             raise DecodeError(f"unknown community_id {community!r}")
         if isinstance(record, Event):
             ahead = record.occurred_at - utc_now()
@@ -31,3 +33,12 @@ class Intake:
                     f"(more than the allowed clock skew of {self._max_clock_skew})"
                 )
         return record
+
+
+def _operational(record: Record) -> bool:
+    """A platform alert (a stalled sink) belongs to the district, not a community."""
+    return (
+        isinstance(record, Alert)
+        and record.alert_type in OPERATIONAL_ALERT_TYPES
+        and record.community_id == PLATFORM_COMMUNITY
+    )

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from mode import Service
 
 from ingest.reference import load_communities
+from pingan.settings import kafka_security
 from schemas.alerts import WatchlistFace, WatchlistPlate
 from schemas.codec import DecodeError, decode
 from schemas.events import Record
@@ -162,7 +163,9 @@ class ReferenceFollower(Service):
 
     @Service.task
     async def _follow(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, **kafka_security(), enable_auto_commit=False
+        )
         await consumer.start()
         try:
             end = await _from_the_beginning(consumer, self._topics)
@@ -187,7 +190,7 @@ async def read_reference(bootstrap: str, topics: Sequence[Topic], timeout: float
     Raises aiokafka's KafkaError, or TimeoutError when Kafka does not answer in time."""
     data = ReferenceData()
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+        bootstrap_servers=bootstrap, **kafka_security(), group_id=None, enable_auto_commit=False
     )
     try:
         async with asyncio.timeout(timeout):

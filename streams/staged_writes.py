@@ -19,6 +19,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from mode import Service
 
+from pingan.settings import kafka_security
+
 MAX_BATCH_BYTES = 1_000_000
 """Above the largest state (an MLM unit with dozens of visitors is ~15 KB)."""
 
@@ -39,6 +41,7 @@ class StagedWrites(Service):
     async def on_start(self) -> None:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
+            **kafka_security(),
             acks="all",
             max_batch_size=MAX_BATCH_BYTES,
             max_request_size=MAX_BATCH_BYTES + 65_536,

@@ -15,7 +15,9 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import faust
 from mode import Service
@@ -32,12 +34,14 @@ from ingest.vision.faces.images import UnreadableImage, decode_image
 from ingest.vision.faces.search import EnrolmentError, enrolment_face
 from ingest.vision.faces.service import FaceService, started_for_uploads
 from pingan.provision import create_topics, prepare_warehouse
+from pingan.retention import EvidenceSweeper, evidence_retention, sweep_periodically
 from pingan.settings import Settings
 from pingan.warehouse import Warehouse, open_warehouse
 from streams.app import Pipeline
 from streams.engine import changelog_topics
 from streams.parking.book import parking_changelog_topics
 from streams.rules.catalogue import all_rules
+from streams.rules.rule import Rule
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +173,9 @@ class FaceServiceEngine:
 
     def _photo_face(self, image: bytes) -> PhotoFace:
         try:
-            face = enrolment_face(self._service.analyser, decode_image(image))
+            face = enrolment_face(
+                self._service.analyser, decode_image(image, self._service.image_limits)
+            )
         except (UnreadableImage, EnrolmentError) as exc:
             raise UnusablePhoto(str(exc)) from None
         embedding = [float(v) for v in face.embedding]
@@ -184,12 +190,12 @@ class WorkerRun:
     """Why the worker stopped, if not on a signal or at the end of its duration."""
 
 
-def prepare(settings: Settings) -> Warehouse:
+def prepare(settings: Settings, rules: Sequence[Rule[Any, Any]] | None = None) -> Warehouse:
     """Topics (with the rule tables' changelogs) and tables exist before any agent subscribes."""
     asyncio.run(
         create_topics(
             settings.bootstrap,
-            changelog_topics(settings.worker_id, all_rules())
+            changelog_topics(settings.worker_id, all_rules() if rules is None else rules)
             + parking_changelog_topics(settings.worker_id),
         )
     )
@@ -205,20 +211,24 @@ def run_worker(
     companions: Sequence[Callable[[WorkerRun], Companion]] = (),
     duration: float | None = None,
     logfile: Path | None = None,
+    rules: Sequence[Rule[Any, Any]] | None = None,
 ) -> WorkerRun:
     """Run until SIGINT/SIGTERM or `duration` seconds; returns what the summary needs.
 
     `companions` are made from the run, so that they can read its figures, and run in the
     worker's loop. With `logfile`, Faust's and every other log go there, not to the terminal.
+    `rules` replaces the catalogue (tests inject a rule that fails on purpose).
     """
-    warehouse = prepare(settings)
-    pipeline = Pipeline(settings, warehouse)
+    warehouse = prepare(settings, rules)
+    pipeline = Pipeline(settings, warehouse, rules)
     app = pipeline.app
     if host_api:
         app.web_server(ApiService(settings, warehouse))
     stop_companion = asyncio.Event()
     for make_companion in companions:
         _run_alongside(app, make_companion(WorkerRun(pipeline, warehouse)), stop_companion)
+    sweeper = EvidenceSweeper(evidence_retention(settings))
+    _run_alongside(app, partial(sweep_periodically, sweeper), stop_companion)
 
     if duration is not None:
 

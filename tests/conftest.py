@@ -70,6 +70,8 @@ class WorkerProcess:
             "PINGAN_API_TOKEN_SECRET": secrets.token_urlsafe(32),
         }
         self.env.pop("CLICKHOUSE_URL", None)
+        self.command = ["-m", "pingan.cli", "worker"]
+        """What `python` runs; a test may run a worker built with rules of its own."""
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -79,7 +81,7 @@ class WorkerProcess:
     def start(self, timeout: float = 90.0) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pingan.cli", "worker"],
+            [sys.executable, *self.command],
             cwd=REPO,
             env=self.env,
             stdout=log,

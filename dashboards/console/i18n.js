@@ -93,6 +93,7 @@ addStrings({
     "type.BRACELET_LOW_BATTERY": "手环低电量",
     "type.ELDERLY_NOT_SEEN": "独居老人未出现",
     "type.STRAY_DOG": "流浪犬",
+    "type.PIPELINE_STALLED": "数据管道停滞",
   },
   en: {
     "severity.CRITICAL": "Critical",
@@ -122,5 +123,6 @@ addStrings({
     "type.BRACELET_LOW_BATTERY": "Bracelet battery low",
     "type.ELDERLY_NOT_SEEN": "Elderly resident not seen",
     "type.STRAY_DOG": "Stray dog",
+    "type.PIPELINE_STALLED": "Pipeline stalled",
   },
 });

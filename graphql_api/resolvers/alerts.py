@@ -14,7 +14,7 @@ from graphql_api.criteria import AlertCriteria
 from graphql_api.errors import InvalidArgument, NotFound
 from graphql_api.pagination import ONE_MS, PageRequest
 from graphql_api.permissions import needs
-from graphql_api.resolvers.common import ApiInfo, publish
+from graphql_api.resolvers.common import ApiInfo, checked_note, publish
 from graphql_api.types import ALERTS_LISTING, Alert, AlertFilter, Connection, alert_connection
 from schemas import alerts as alert_records
 from schemas.alerts import AlertStatus
@@ -82,8 +82,8 @@ class AlertMutation:
     async def assign_alert(
         self, info: ApiInfo, id: strawberry.ID, to: str, note: str | None = None
     ) -> Alert:
-        assignee = to.strip()
-        if not assignee or len(assignee) > ASSIGNEE_MAX_LENGTH:
+        assignee = checked_note("to", to, ASSIGNEE_MAX_LENGTH)
+        if not assignee:
             raise InvalidArgument(f"to must name an officer in 1-{ASSIGNEE_MAX_LENGTH} characters")
         return await _step(
             info, id, "assign", note, status=AlertStatus.ACKNOWLEDGED, assigned_to=assignee
@@ -125,8 +125,8 @@ async def _step(
     assigned_to: str | None = None,
 ) -> Alert:
     """An officer's step: the alert's next version (which the rules keep), and its history."""
-    if note is not None and len(note) > NOTE_MAX_LENGTH:
-        raise InvalidArgument(f"note is longer than {NOTE_MAX_LENGTH} characters")
+    if note is not None:
+        note = checked_note("note", note, NOTE_MAX_LENGTH)
     current = await queries.alert_by_id(
         info.context.api.reader, alert_id, alert_criteria(info, None)
     )

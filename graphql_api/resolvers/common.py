@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 
 from aiokafka.errors import KafkaError
 from strawberry.types import Info
 
 from graphql_api.context import CallContext
-from graphql_api.errors import PublishFailed
+from graphql_api.errors import InvalidArgument, PublishFailed
 from schemas.events import Record
 from schemas.topics import Topic
 
 log = logging.getLogger(__name__)
 
 ApiInfo = Info[CallContext, None]
+
+LINE_BREAKS = frozenset("\n\r\t")
+
+
+def checked_note(name: str, value: str | None, limit: int) -> str:
+    """Free text an officer types (a note, a case): refused, not cut, when it would not be
+    stored as given (schemas/bounds.py refuses NUL and unpaired surrogates)."""
+    text = (value or "").strip()
+    if len(text) > limit:
+        raise InvalidArgument(f"{name} is longer than {limit} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in LINE_BREAKS for ch in text):
+        raise InvalidArgument(f"{name} contains control characters")
+    return text
 
 
 async def publish(info: ApiInfo, *records: Record) -> None:

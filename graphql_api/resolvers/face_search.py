@@ -26,7 +26,7 @@ from graphql_api.face_search_queries import (
     search_faces,
     unit,
 )
-from graphql_api.faces import MAX_PHOTO_BYTES, PhotoFace, UnusablePhoto
+from graphql_api.faces import MAX_PHOTO_BYTES, PhotoFace, UnusablePhoto, check_photo_size
 from graphql_api.movement_types import crop_url
 from graphql_api.permissions import needs
 from graphql_api.resolvers.common import ApiInfo, audit
@@ -205,4 +205,5 @@ def decoded_photo(text: str) -> bytes:
         ) from None
     if not any(photo.startswith(signature) for signature in IMAGE_SIGNATURES):
         raise InvalidArgument("image is not a JPEG or PNG photo")
+    check_photo_size(photo)
     return photo

@@ -26,7 +26,7 @@ from graphql_api.access import Permission
 from graphql_api.audit import checked_purpose, image_digest
 from graphql_api.criteria import checked_plate
 from graphql_api.errors import InvalidArgument, NotFound, PublicError, PublishFailed, QueryFailed
-from graphql_api.faces import MAX_PHOTO_BYTES
+from graphql_api.faces import MAX_PHOTO_BYTES, check_photo_size
 from graphql_api.permissions import needs
 from graphql_api.registry_queries import (
     CropNotErasable,
@@ -45,7 +45,7 @@ from graphql_api.registry_types import (
     ResidentRegistration,
     WatchlistFaceEntry,
 )
-from graphql_api.resolvers.common import ApiInfo, audit, publish
+from graphql_api.resolvers.common import ApiInfo, audit, checked_note, publish
 from graphql_api.resolvers.watchlists import NOTE_MAX_LENGTH
 from pingan.settings import get_settings
 from pingan.warehouse import WarehouseError
@@ -120,7 +120,7 @@ class RegistryMutation:
             face_id=WATCHLIST_FACE_PREFIX + digest[:16],
             embedding=face.embedding,
             case=case_text,
-            note=(note or "").strip()[:NOTE_MAX_LENGTH],
+            note=checked_note("note", note, NOTE_MAX_LENGTH),
             added_by=info.context.caller.sub,
             added_at=utc_now(),
         )
@@ -382,11 +382,9 @@ def _checked_id(name: str, value: str) -> str:
 
 
 def _checked_text(name: str, value: str, limit: int) -> str:
-    text = value.strip()
+    text = checked_note(name, value, limit)
     if not text:
         raise InvalidArgument(f"{name} is required")
-    if len(text) > limit:
-        raise InvalidArgument(f"{name} is longer than {limit} characters")
     return text
 
 
@@ -409,4 +407,5 @@ def _decoded_image(text: str) -> bytes:
         ) from None
     if not photo:
         raise InvalidArgument("image is empty")
+    check_photo_size(photo)
     return photo

@@ -14,7 +14,7 @@ from strawberry.scalars import JSON
 from graphql_api.access import Permission
 from graphql_api.errors import InvalidArgument, QueryFailed
 from graphql_api.permissions import needs
-from graphql_api.resolvers.common import ApiInfo, audit, publish
+from graphql_api.resolvers.common import ApiInfo, audit, checked_note, publish
 from graphql_api.types import RuleSettings
 from pingan.settings import get_settings
 from schemas import reference
@@ -35,6 +35,7 @@ from streams.rules.catalogue import all_rules
 log = logging.getLogger(__name__)
 
 DISTRICT = strawberry.ID(DISTRICT_DEFAULT)
+RULE_NAME_MAX_LENGTH = 64
 
 
 @strawberry.type
@@ -69,6 +70,7 @@ class RuleSettingsMutation:
             raise InvalidArgument(
                 'params must be an object of parameter names to values, e.g. {"enabled": false}'
             )
+        rule = checked_note("rule", rule, RULE_NAME_MAX_LENGTH)
         try:
             chosen = rule_named(rule)
             settings = await _current_rule_settings()

@@ -7,7 +7,13 @@ import strawberry
 from graphql_api.access import Permission
 from graphql_api.criteria import checked_plate
 from graphql_api.permissions import needs
-from graphql_api.resolvers.common import ApiInfo, audit, publish, publish_tombstone
+from graphql_api.resolvers.common import (
+    ApiInfo,
+    audit,
+    checked_note,
+    publish,
+    publish_tombstone,
+)
 from graphql_api.types import WatchlistEntry
 from schemas import alerts as alert_records
 from schemas.alerts import WatchlistCategory
@@ -29,7 +35,7 @@ class WatchlistMutation:
         entry = alert_records.WatchlistPlate(
             plate=checked_plate(plate),
             category=category,
-            note=(note or "")[:NOTE_MAX_LENGTH],
+            note=checked_note("note", note, NOTE_MAX_LENGTH),
             added_by=info.context.caller.sub,
             added_at=utc_now(),
         )

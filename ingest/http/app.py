@@ -4,9 +4,13 @@ The sub-app owns its Kafka clients (a Publisher and a follower of the device and
 credential topics) through its cleanup context, so mounting it into the API's app or
 serving it alone (`pingan ingest http`) starts and stops them the same way.
 
-Each request: credentials loaded? → body within the limit (413) → device authenticated
-(401) → device kind may post here (403) → events valid (400) → own community (403) →
-published and acknowledged by Kafka (2xx), or 429 with Retry-After.
+Each request: credentials loaded? → device authenticated from its headers (401) → device
+kind may post here (403) → body within the limit (413) → signature over the body (401) →
+events valid (400) → own community (403) → published and acknowledged by Kafka (2xx), or
+429 with Retry-After. No body byte is read before the headers name a live device.
+
+A snapshot upload also has its image size read from the header and checked before any
+decode (413), and waits for no one: past `max_image_decodes` analyses at once it gets 429.
 """
 
 from __future__ import annotations
@@ -15,20 +19,22 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from ingest.http.auth import authenticate
+from ingest.http.auth import identify, verify_body
 from ingest.http.batch import parse_events
 from ingest.http.credentials import DeviceDirectory
 from ingest.http.forwarding import Forwarder
 from ingest.http.recent import RecentEvents
 from ingest.http.refusal import Refusal
-from ingest.http.snapshots import SnapshotAnalyser, snapshot_parts
+from ingest.http.snapshots import Snapshot, SnapshotAnalyser, UploadTimes, snapshot_parts
 from ingest.publisher import Publisher
+from pingan.images import ImageLimits, ImageTooLarge, UnusableImage, checked_size
 from pingan.settings import Settings
 from schemas.events import (
     BraceletReading,
@@ -46,6 +52,9 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/ingest"
 FACE_SNAPSHOTS = "/v1/face-snapshots"
+CAMERAS = frozenset({DeviceKind.CAMERA})
+RECENT_UPLOADS = 10_000
+"""Uploads without `captured_at` whose first arrival is remembered (about 200 bytes each)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -103,9 +112,13 @@ class Webhooks:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self.directory = DeviceDirectory()
+        self.directory = DeviceDirectory(settings)
         self._recent = RecentEvents(settings.ingest_recent_event_ids)
         self._max_ahead = timedelta(seconds=settings.max_clock_skew_seconds)
+        self._image_limits = ImageLimits.of(settings)
+        self._upload_times = UploadTimes(RECENT_UPLOADS)
+        self.decoding = 0
+        """Snapshot analyses running now; the event loop is the only writer."""
         self._follower: ReferenceFollower | None = None
         self._forwarder: Forwarder | None = None
 
@@ -131,8 +144,9 @@ class Webhooks:
 
     def events(self, endpoint: Endpoint) -> Handler:
         async def post_events(request: web.Request) -> web.Response:
-            device, body = await self._authenticated(request, self._settings.ingest_max_body_bytes)
-            _check_kind(device, endpoint.device_kinds, endpoint.path)
+            device, body = await self._authenticated(
+                request, self._settings.ingest_max_body_bytes, endpoint.device_kinds, endpoint.path
+            )
             events = parse_events(body, endpoint.record, utc_now(), self._max_ahead)
             _check_community(device, events)
             return await self._forward(events)
@@ -142,37 +156,75 @@ class Webhooks:
     def snapshots(self, analyse: SnapshotAnalyser) -> Handler:
         async def post_snapshot(request: web.Request) -> web.Response:
             limit = self._settings.ingest_max_snapshot_bytes
-            device, body = await self._authenticated(request, limit)
-            _check_kind(device, frozenset({DeviceKind.CAMERA}), FACE_SNAPSHOTS)
-            image, camera_id = await asyncio.to_thread(
+            device, body = await self._authenticated(request, limit, CAMERAS, FACE_SNAPSHOTS)
+            snapshot = await asyncio.to_thread(
                 snapshot_parts, body, request.headers.get("Content-Type", "")
             )
-            camera = self._camera(device, camera_id)
-            try:
-                events = await analyse(image, camera_id, camera)
-            except ValueError as exc:
-                raise Refusal(400, f"image: {exc}") from None
+            camera = self._camera(device, snapshot.camera_id)
+            _check_image(snapshot.image, self._image_limits)
+            at = self._taken_at(snapshot)
+            with self._decode_slot():
+                try:
+                    events = await analyse(snapshot.image, snapshot.camera_id, camera, at)
+                except ValueError as exc:
+                    raise Refusal(400, f"image: {exc}") from None
             _check_community(device, events)
             return await self._forward(events)
 
         return post_snapshot
 
-    async def _authenticated(self, request: web.Request, limit: int) -> tuple[Device, bytes]:
+    async def _authenticated(
+        self, request: web.Request, limit: int, kinds: frozenset[DeviceKind], path: str
+    ) -> tuple[Device, bytes]:
+        """The device and the body, read only once the headers name a live device that
+        may post here."""
         if self._follower is None or not self._follower.loaded.is_set():
             raise Refusal(
                 503,
                 "device credentials are still loading",
                 retry_after=self._settings.ingest_retry_after_seconds,
             )
-        body = await _bounded_body(request, limit)
-        device = authenticate(
+        caller = identify(
             request.headers,
-            body,
             self.directory,
             time.time(),
             self._settings.ingest_signature_window_seconds,
         )
-        return device, body
+        _check_kind(caller.device, kinds, path)
+        body = await _bounded_body(request, limit)
+        verify_body(caller, request.headers, body)
+        return caller.device, body
+
+    def _taken_at(self, snapshot: Snapshot) -> datetime:
+        """The camera's capture time, or the upload's first arrival here."""
+        now = utc_now()
+        if snapshot.captured_at is None:
+            return self._upload_times.first_arrival(snapshot.camera_id, snapshot.digest, now)
+        if snapshot.captured_at > now + self._max_ahead:
+            ahead = (snapshot.captured_at - now).total_seconds()
+            raise Refusal(
+                400,
+                f"captured_at: {ahead:.0f} s ahead of the server clock "
+                f"(allowed: {self._max_ahead.total_seconds():.0f} s)",
+            )
+        return snapshot.captured_at
+
+    @contextmanager
+    def _decode_slot(self) -> Iterator[None]:
+        """One of `max_image_decodes`, or 429 now: uploads never queue for the models."""
+        cap = self._settings.max_image_decodes
+        if self.decoding >= cap:
+            retry_after = self._settings.ingest_retry_after_seconds
+            raise Refusal(
+                429,
+                f"{cap} snapshots are being analysed; retry after {retry_after} s",
+                retry_after=retry_after,
+            )
+        self.decoding += 1
+        try:
+            yield
+        finally:
+            self.decoding -= 1
 
     def _camera(self, device: Device, camera_id: str) -> Device:
         """A camera may upload for itself, or for a camera of its own community (an NVR)."""
@@ -214,6 +266,16 @@ def _too_large(limit: int, size: int | None = None) -> Refusal:
     return Refusal(
         413, f"{body} exceeds the limit of {limit} bytes; split the batch or shrink the upload"
     )
+
+
+def _check_image(image: bytes, limits: ImageLimits) -> None:
+    """From the image's header: nothing is decoded for an image over the limits."""
+    try:
+        checked_size(image, limits)
+    except ImageTooLarge as exc:
+        raise Refusal(413, f"image: {exc}; send a smaller snapshot") from None
+    except UnusableImage as exc:
+        raise Refusal(400, f"image: {exc}") from None
 
 
 def _check_kind(device: Device, kinds: frozenset[DeviceKind], path: str) -> None:

@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 
 from ingest.http.credentials import DeviceDirectory, issue_key, revoked
 from ingest.publisher import publish_now
+from pingan.device_secrets import DeviceSecretKeyError
 from pingan.provision import create_topics
 from pingan.settings import get_settings
 from schemas.credentials import CredentialScheme, DeviceCredential
@@ -70,7 +71,10 @@ def issue(device_id: str, scheme: str) -> None:
     if device is None:
         _fail(f"device {device_id} is not registered on {DEVICES.name}")
     previous = directory.credential(device_id)
-    issued = issue_key(device_id, CredentialScheme(scheme), _operator(), utc_now())
+    try:
+        issued = issue_key(device_id, CredentialScheme(scheme), _operator(), utc_now())
+    except DeviceSecretKeyError as exc:
+        _fail(str(exc))
     _publish(bootstrap, issued.credential)
     replaced = (
         f", replacing key {previous.fingerprint}" if previous and not previous.revoked else ""

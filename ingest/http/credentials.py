@@ -1,8 +1,8 @@
 """Device keys: issuing, revoking, and the in-memory directory requests are checked against.
 
 Keys are 256 random bits; a bearer key is kept only as its SHA-256 (a slow password hash
-buys nothing against a key that cannot be guessed), an HMAC secret is kept as issued
-because verifying a signature needs it (see schemas/credentials.py).
+buys nothing against a key that cannot be guessed), an HMAC secret is kept sealed with
+the device secret key, because verifying a signature needs it (see schemas/credentials.py).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from pingan.device_secrets import DeviceSecretBox
+from pingan.settings import Settings, get_settings
 from schemas.codec import encode
 from schemas.credentials import CredentialScheme, DeviceCredential
 from schemas.events import Record
@@ -34,15 +36,25 @@ class IssuedKey:
     credential: DeviceCredential
 
 
-def issue_key(device_id: str, scheme: CredentialScheme, issued_by: str, now: datetime) -> IssuedKey:
+def issue_key(
+    device_id: str,
+    scheme: CredentialScheme,
+    issued_by: str,
+    now: datetime,
+    box: DeviceSecretBox | None = None,
+) -> IssuedKey:
+    """`box` seals an HMAC secret; by default the one of this process's settings."""
     key = KEY_PREFIX[scheme] + secrets.token_urlsafe(32)
     digest = key_sha256(key)
+    sealed = None
+    if scheme is CredentialScheme.HMAC:
+        sealed = (box or DeviceSecretBox.from_settings(get_settings())).seal(device_id, key)
     credential = DeviceCredential(
         device_id=device_id,
         scheme=scheme,
         fingerprint=digest[:12],
         key_sha256=digest if scheme is CredentialScheme.BEARER else None,
-        hmac_secret=key if scheme is CredentialScheme.HMAC else None,
+        sealed_hmac_secret=sealed,
         issued_by=issued_by,
         issued_at=now,
     )
@@ -54,7 +66,7 @@ def revoked(credential: DeviceCredential, revoked_by: str, now: datetime) -> Dev
     return credential.model_copy(
         update={
             "key_sha256": None,
-            "hmac_secret": None,
+            "sealed_hmac_secret": None,
             "revoked_by": revoked_by,
             "revoked_at": now,
         }
@@ -64,9 +76,12 @@ def revoked(credential: DeviceCredential, revoked_by: str, now: datetime) -> Dev
 class DeviceDirectory(ReferenceData):
     """Reference data plus a bearer-key index, followed by `ReferenceFollower`."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
+        """`settings` name the device secret key (default: this process's settings)."""
         super().__init__()
         self._bearer_keys: dict[str, DeviceCredential] | None = None
+        self._settings = settings
+        self._box: DeviceSecretBox | None = None
 
     def apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         super().apply(topic, key, value)
@@ -75,6 +90,14 @@ class DeviceDirectory(ReferenceData):
 
     def credential(self, device_id: str) -> DeviceCredential | None:
         return self._get(DEVICE_CREDENTIALS.name, device_id)
+
+    def signing_secret(self, credential: DeviceCredential) -> str | None:
+        """The HMAC secret in clear; raises DeviceSecretKeyError if this key cannot open it."""
+        if credential.sealed_hmac_secret is None:
+            return None
+        if self._box is None:
+            self._box = DeviceSecretBox.from_settings(self._settings or get_settings())
+        return self._box.open(credential.device_id, credential.sealed_hmac_secret)
 
     def bearer(self, key: str) -> DeviceCredential | None:
         """The live credential whose key this is, if any."""

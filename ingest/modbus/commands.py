@@ -23,6 +23,7 @@ from ingest.modbus.link import PollError
 from ingest.modbus.poller import Poller
 from ingest.modbus.register_map import Table
 from ingest.publisher import Publisher
+from pingan.settings import kafka_security
 from schemas.alerts import Alert, AlertStatus, AlertType
 from schemas.codec import DecodeError, decode
 from schemas.commands import CommandAction, CommandOutcome, DeviceCommand
@@ -52,6 +53,7 @@ class StopChargingExecutor:
         consumer = AIOKafkaConsumer(
             ALERTS.name,
             bootstrap_servers=self._bootstrap,
+            **kafka_security(),
             group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="latest",

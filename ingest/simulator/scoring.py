@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from schemas.alerts import Alert, AlertType
+from schemas.alerts import OPERATIONAL_ALERT_TYPES, RULE_ALERT_TYPES, Alert, AlertType
 
 TOLERANCE = timedelta(minutes=2)
 
@@ -67,8 +67,10 @@ def score(labels: Sequence[Label], alerts: Sequence[Alert]) -> dict[AlertType, R
         labels_by[label.alert_type, label.subject].append(label)
     alerts_by: dict[tuple[AlertType, str], list[Alert]] = defaultdict(list)
     for alert in latest(alerts):
+        if alert.alert_type in OPERATIONAL_ALERT_TYPES:
+            continue
         alerts_by[alert.alert_type, alert.subject].append(alert)
-    scores = {alert_type: RuleScore(alert_type) for alert_type in AlertType}
+    scores = {alert_type: RuleScore(alert_type) for alert_type in RULE_ALERT_TYPES}
     for key in labels_by.keys() | alerts_by.keys():
         result = scores[key[0]]
         missed, unexpected = _match(labels_by.get(key, []), alerts_by.get(key, []))

@@ -36,6 +36,7 @@ from streams.rules.rule import (
     Reference,
     Rule,
     RuleState,
+    dropped_note,
     evidence_of,
     local_time,
 )
@@ -69,6 +70,11 @@ class GroupRentingState(RuleState):
     """Nights within the window that had someone at the unit door."""
     judged: date | None = None
     """The last night judged; later ones are judged once they end."""
+    dropped: int = 0
+    """Sightings dropped to keep the state under its size cap, oldest first."""
+
+    def dropped_records(self) -> int:
+        return self.gallery.dropped + self.dropped
 
 
 class GroupRentingRule(Rule[GroupRentingState, GroupRentingConfig]):
@@ -163,6 +169,35 @@ class GroupRentingRule(Rule[GroupRentingState, GroupRentingConfig]):
         expired = wake is not None and wake <= watermark
         return Outcome(None if expired else state, findings=findings)
 
+    def shrink(self, state: GroupRentingState) -> GroupRentingState | None:
+        """Oldest first: half the gallery's visitors, then whole nights, then the earliest
+        sightings of the one night left."""
+        if len(state.gallery.visitors) > 1:
+            gallery = state.gallery.without_oldest(len(state.gallery.visitors) // 2)
+            return state.model_copy(update={"gallery": gallery})
+        oldest = min(state.nights, default=None)
+        if oldest is None:
+            return None
+        record = state.nights[oldest]
+        seen = len(record.at_unit) + len(record.elsewhere)
+        if len(state.nights) > 1:
+            nights = {n: r for n, r in state.nights.items() if n != oldest}
+            return state.model_copy(update={"nights": nights, "dropped": state.dropped + seen})
+        if seen <= 1:
+            return None
+        at_unit, cut_unit = latest_half(record.at_unit)
+        elsewhere, cut_elsewhere = latest_half(record.elsewhere)
+        night = record.model_copy(update={"at_unit": at_unit, "elsewhere": elsewhere})
+        dropped = state.dropped + cut_unit + cut_elsewhere
+        return state.model_copy(update={"nights": {oldest: night}, "dropped": dropped})
+
+
+def latest_half(minutes: dict[str, int]) -> tuple[dict[str, int], int]:
+    """The later half of person → minute sightings, and how many earlier ones went."""
+    by_minute = sorted(minutes.items(), key=lambda item: (item[1], item[0]))
+    cut = len(by_minute) // 2
+    return dict(by_minute[cut:]), cut
+
 
 def sighting(event: Event, reference: Reference) -> tuple[str | None, str | None]:
     """The unit door an event happened at (None elsewhere) and the known person seen."""
@@ -218,6 +253,7 @@ def judge(
     end = f"{config.night_end_hour:02d}:00"
     per_night_en = "; ".join(f"night of {n:%m-%d}: {len(counted[n])}" for n in crowded)
     per_night_zh = "；".join(f"{n:%m-%d} 晚 {len(counted[n])} 人" for n in crowded)
+    dropped = dropped_note(state.dropped_records(), "visitor records", "访客记录")
     evidence = [
         first.model_copy(
             update={
@@ -243,12 +279,13 @@ def judge(
                 f"{config.min_people}+ people entered after {start} and were not seen leaving "
                 f"before {end} ({per_night_en}); {len(registered)} registered residents, "
                 f"{len(others)} recurring visitors ({listed(others)}). Possible group renting."
+                f"{dropped.en}"
             ),
             zh=(
                 f"单元 {unit} 近 {config.nights_window_days} 晚中有 {len(crowded)} 晚"
                 f"在 {start} 后进入且 {end} 前未见离开的人数达 {config.min_people} 人以上"
                 f"（{per_night_zh}），其中登记住户 {len(registered)} 人、"
-                f"反复出现的访客 {len(others)} 人（{listed(others)}），疑似群租"
+                f"反复出现的访客 {len(others)} 人（{listed(others)}），疑似群租{dropped.zh}"
             ),
         ),
         evidence=evidence,

@@ -33,6 +33,7 @@ from streams.rules.rule import (
     Reference,
     Rule,
     RuleState,
+    dropped_note,
     evidence_of,
     hhmm,
     local_time,
@@ -62,6 +63,11 @@ class MlmState(RuleState):
     """Local days within the window that had unknown visitors."""
     reported: date | None = None
     """The last local day with a finding: one per day at most."""
+    dropped: int = 0
+    """Arrivals dropped to keep the state under its size cap, oldest first."""
+
+    def dropped_records(self) -> int:
+        return self.gallery.dropped + self.dropped
 
 
 @dataclass(frozen=True)
@@ -137,8 +143,28 @@ class MlmGatheringRule(Rule[MlmState, MlmGatheringConfig]):
             return Outcome(state)
         state = state.model_copy(update={"reported": day})
         unit = unit_door_of(event.camera_id, reference) or event.camera_id
-        finding = gathering_finding(event, unit, visitor, qualifying, repeaters, state.days, config)
+        finding = gathering_finding(event, unit, visitor, qualifying, repeaters, state, config)
         return Outcome(state, findings=[finding])
+
+    def shrink(self, state: MlmState) -> MlmState | None:
+        """Oldest first: half the gallery's visitors, then whole days, then the earliest
+        arrivals of the one day left."""
+        if len(state.gallery.visitors) > 1:
+            gallery = state.gallery.without_oldest(len(state.gallery.visitors) // 2)
+            return state.model_copy(update={"gallery": gallery})
+        oldest = min(state.days, default=None)
+        if oldest is None:
+            return None
+        arrivals = state.days[oldest].arrivals
+        if len(state.days) > 1:
+            days = {d: v for d, v in state.days.items() if d != oldest}
+            return state.model_copy(update={"days": days, "dropped": state.dropped + len(arrivals)})
+        if len(arrivals) <= 1:
+            return None
+        by_arrival = sorted(arrivals.items(), key=lambda item: (item[1], item[0]))
+        cut = len(by_arrival) // 2
+        visits = state.days[oldest].model_copy(update={"arrivals": dict(by_arrival[cut:])})
+        return state.model_copy(update={"days": {oldest: visits}, "dropped": state.dropped + cut})
 
 
 def tally(day: date, visits: VisitDay, config: MlmGatheringConfig) -> DayTally:
@@ -174,9 +200,11 @@ def gathering_finding(
     visitor: str,
     qualifying: list[DayTally],
     repeaters: list[str],
-    days: dict[date, VisitDay],
+    state: MlmState,
     config: MlmGatheringConfig,
 ) -> Finding:
+    days = state.days
+    dropped = dropped_note(state.dropped_records(), "visitor records", "访客记录")
     width = window_minutes(config)
     trigger = evidence_of(
         event, f"visitor {visitor} at {event.camera_id} {hhmm(event.occurred_at)}"
@@ -216,11 +244,13 @@ def gathering_finding(
                 f"{config.min_visitors}+ unknown visitors came, most of them within "
                 f"{config.arrival_window_hours:g} h ({per_day_en}); {len(repeaters)} came on "
                 f"2+ days ({listed(repeaters)}). Possible pyramid-scheme (MLM) gathering."
+                f"{dropped.en}"
             ),
             zh=(
                 f"单元 {unit} 近 {config.days_window} 天中有 {len(qualifying)} 天各有 "
                 f"{config.min_visitors} 名以上陌生访客集中到访（{per_day_zh}），"
                 f"{len(repeaters)} 人多日重复出现（{listed(repeaters)}），疑似传销聚集"
+                f"{dropped.zh}"
             ),
         ),
         evidence=[*evidence, trigger],

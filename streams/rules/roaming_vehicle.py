@@ -34,9 +34,14 @@ from streams.rules.rule import (
     Rule,
     RuleConfig,
     RuleState,
+    dropped_note,
     hhmm,
     local_time,
 )
+
+MAX_ENTRIES = 500
+"""Entries kept per list: a shuttle bus through twenty gates an hour must not grow its plate's
+state without bound. Past this the oldest go, and are counted."""
 
 
 class RoamingVehicleConfig(RuleConfig):
@@ -60,6 +65,8 @@ class RoamingState(RuleState):
     """Entries of the last `window_hours`, oldest first."""
     night_entries: list[Entry] = Field(default_factory=list)
     """The first entry of each (community, night) of the last `nights_window_days`."""
+    dropped: int = 0
+    """Entries dropped by the caps (`MAX_ENTRIES`, the state's size), oldest first."""
 
 
 class RoamingVehicleRule(Rule[RoamingState, RoamingVehicleConfig]):
@@ -106,7 +113,15 @@ class RoamingVehicleRule(Rule[RoamingState, RoamingVehicleConfig]):
         )
         if first_that_night:
             nights = sorted([*nights, new], key=lambda e: e.at)
-        kept = state.model_copy(update={"entries": entries, "night_entries": nights})
+        over = max(len(entries) - MAX_ENTRIES, 0) + max(len(nights) - MAX_ENTRIES, 0)
+        kept = state.model_copy(
+            update={
+                "entries": entries[-MAX_ENTRIES:],
+                "night_entries": nights[-MAX_ENTRIES:],
+                "dropped": state.dropped + over,
+            }
+        )
+        entries, nights = kept.entries, kept.night_entries
 
         en: list[str] = []
         zh: list[str] = []
@@ -126,6 +141,7 @@ class RoamingVehicleRule(Rule[RoamingState, RoamingVehicleConfig]):
         if not shown:
             return Outcome(kept)
         latest_entry = max(shown, key=lambda e: e.at)
+        dropped = dropped_note(kept.dropped, "entries", "驶入记录")
         finding = Finding(
             alert_type=AlertType.ROAMING_VEHICLE,
             severity=Severity.MEDIUM,
@@ -134,8 +150,10 @@ class RoamingVehicleRule(Rule[RoamingState, RoamingVehicleConfig]):
             subject=event.plate,
             occurred_at=latest_entry.at,
             explanation=Explanation(
-                en=f"Plate {event.plate}, registered to no resident, " + " It also ".join(en),
-                zh=f"非登记车辆 {event.plate} " + "；另 ".join(zh),
+                en=f"Plate {event.plate}, registered to no resident, "
+                + " It also ".join(en)
+                + dropped.en,
+                zh=f"非登记车辆 {event.plate} " + "；另 ".join(zh) + dropped.zh,
             ),
             evidence=[evidence(event.plate, e) for e in sorted(shown, key=lambda e: e.at)],
         )
@@ -156,6 +174,15 @@ class RoamingVehicleRule(Rule[RoamingState, RoamingVehicleConfig]):
         reference: Reference,
     ) -> Outcome[RoamingState]:
         return Outcome(None)
+
+    def shrink(self, state: RoamingState) -> RoamingState | None:
+        """The older half of the longer list goes."""
+        longer = max(("entries", "night_entries"), key=lambda name: len(getattr(state, name)))
+        entries: list[Entry] = getattr(state, longer)
+        if len(entries) <= 1:
+            return None
+        cut = len(entries) // 2
+        return state.model_copy(update={longer: entries[cut:], "dropped": state.dropped + cut})
 
 
 def nights_kept(config: RoamingVehicleConfig) -> timedelta:

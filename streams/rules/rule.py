@@ -198,6 +198,12 @@ class Rule(ABC, Generic[S, C]):
         stream's clock resumes from the latest of them."""
         return None
 
+    def shrink(self, state: S) -> S | None:
+        """A smaller state, for one whose JSON is over the size cap (a changelog record over
+        Kafka's message size would crash-loop the worker): its oldest records dropped, and
+        counted so explanations can say so. None when nothing more can go."""
+        return None
+
 
 def local_time(at: datetime) -> datetime:
     """The district's wall clock at an event time: nights and daytime are local."""
@@ -216,6 +222,17 @@ def evidence_of(event: Event, summary: str) -> Evidence:
 def hhmm(at: datetime) -> str:
     """Local time as an officer reads it, e.g. 14:02."""
     return local_time(at).strftime("%H:%M")
+
+
+def dropped_note(dropped: int, records_en: str, records_zh: str) -> Explanation:
+    """To append to an explanation when a cap dropped records the finding could have used:
+    the officer must know the picture is partial. Empty when nothing was dropped."""
+    if dropped <= 0:
+        return Explanation(en="", zh="")
+    return Explanation(
+        en=f" ({dropped:,} oldest {records_en} dropped)",
+        zh=f"（已丢弃 {dropped:,} 条最早的{records_zh}）",
+    )
 
 
 def sample(items: Iterable[str], limit: int) -> list[str]:

@@ -27,6 +27,9 @@ from streams.rules.rule import Reference, RuleConfig, sample
 CENTROID_WEIGHT_CAP = 20
 """A centroid averages at most this many captures, so later captures (new glasses, another
 season's light) keep moving it."""
+MAX_VISITORS_PER_DOOR = 500
+"""Visitors a gallery keeps (about 200 KB of state): past this the oldest go, and are
+counted, so a camera facing a crowd cannot grow one door's state without bound."""
 LISTED_IDS = 10
 """Ids named in one list of an explanation: enough to cross-check, short enough to read."""
 UNIT_DOOR = re.compile(r"-b\d+-u\d+$")
@@ -51,6 +54,9 @@ class VisitorGallery(BaseModel):
     so a rule's state is copied in O(visitors) pointers instead of deep-copied per event."""
 
     visitors: list[Visitor] = []
+    """Oldest (first seen) first."""
+    dropped: int = 0
+    """Visitors dropped by the cap so far, oldest first: explanations say so."""
 
     def identified(
         self, embedding: Sequence[float], event_id: str, threshold: float
@@ -79,7 +85,16 @@ class VisitorGallery(BaseModel):
                 visitors = [*self.visitors[:n], moved, *self.visitors[n + 1 :]]
                 return self.model_copy(update={"visitors": visitors}), visitor.visitor_id
         visitor = Visitor(visitor_id=visitor_id(event_id), centroid=encode(capture))
-        return self.model_copy(update={"visitors": [*self.visitors, visitor]}), visitor.visitor_id
+        grown = self.model_copy(update={"visitors": [*self.visitors, visitor]})
+        return grown.without_oldest(len(grown.visitors) - MAX_VISITORS_PER_DOOR), visitor.visitor_id
+
+    def without_oldest(self, count: int) -> VisitorGallery:
+        """The gallery with its `count` oldest visitors dropped and counted."""
+        if count <= 0:
+            return self
+        return self.model_copy(
+            update={"visitors": self.visitors[count:], "dropped": self.dropped + count}
+        )
 
     def retained(self, visitor_ids: Collection[str]) -> VisitorGallery:
         """Without the visitors the rule no longer refers to (seen only before its window)."""

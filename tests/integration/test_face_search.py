@@ -48,6 +48,7 @@ from tests.integration.api_harness import (
     running_api,
     running_api_with_faces,
 )
+from tests.unit.test_image_limits import bomb_png
 
 pytestmark = pytest.mark.integration
 
@@ -290,6 +291,8 @@ async def test_photos_that_cannot_be_searched_get_clear_errors(api: Api) -> None
     )
     truncated = await _refusal(api, image=_image(b"\xff\xd8\xff\xe0 truncated"), purpose=why)
     assert "cannot decode the image" in truncated
+    bomb = await _refusal(api, image=_image(bomb_png(50_000, 50_000)), purpose=why)
+    assert bomb == "image is too large: 50000×50000 pixels: a side is over 16384 pixels"
     huge = "A" * 7_200_000
     assert "image is larger than 5 MB" in await _refusal(api, image=huge, purpose=why)
     no_face = await _refusal(api, image=_image(_blank_jpeg()), purpose=why)

@@ -397,6 +397,27 @@ async def test_vehicle_passages_by_plate_newest_first(api: Api) -> None:
             "params must be an object of parameter names to values",
         ),
         ('{ ruleSettings(communityId: "atlantis") { name } }', None, "unknown community id"),
+        (
+            'mutation($n: String) { acknowledgeAlert(id: "no-such-alert", note: $n) { id } }',
+            {"n": "n" * 2001},
+            "note is longer than 2000 characters",
+        ),
+        (
+            'mutation($n: String) { acknowledgeAlert(id: "no-such-alert", note: $n) { id } }',
+            {"n": "gate\x00left open"},
+            "note contains control characters",
+        ),
+        (
+            'mutation($n: String) { addWatchlistPlate(plate: "浙A12345", category: WANTED, '
+            "note: $n) { plate } }",
+            {"n": "n" * 501},
+            "note is longer than 500 characters",
+        ),
+        (
+            SET_RULE_SETTINGS,
+            {"c": "c01", "r": "r" * 65, "p": {"enabled": False}},
+            "rule is longer than 64 characters",
+        ),
     ],
 )
 async def test_bad_arguments_are_clear_errors_without_internals(

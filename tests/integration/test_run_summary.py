@@ -3,6 +3,7 @@ into are counted apart, so a second run is never reported as having raised nothi
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -103,3 +104,11 @@ def test_new_and_updated_alerts_are_counted_apart(warehouse: Warehouse) -> None:
     assert section(text, "Alerts updated (folded into open alerts):") == [
         ["PERIMETER_INTRUSION", "1"]
     ]
+
+
+def test_rule_failures_are_reported(warehouse: Warehouse) -> None:
+    """A rule that raised was isolated: the operator still has to hear about it."""
+    stats = SinkStats(rule_failures=Counter({"stray_dog": 2, "cloned_plate": 1}))
+    text = summarise(warehouse, stats, utc_now()).render()
+    assert "Rule failures (isolated, dead-lettered): cloned_plate 1, stray_dog 2" in text
+    assert "Rule failures" not in summarise(warehouse, SinkStats(), utc_now()).render()

@@ -7,17 +7,20 @@ message, and for having published nothing.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import cv2
 import httpx
+import numpy as np
 import orjson
 import pytest
 from aiohttp import web
@@ -138,17 +141,29 @@ def ids(events: Sequence[dict[str, Any]]) -> set[str]:
     return {e["event_id"] for e in events}
 
 
-async def analyse_snapshot(image: bytes, camera_id: str, camera: Device) -> list[Event]:
-    """Stands in for the face pipeline: one capture per upload, or what bad bytes do."""
-    if image.startswith(b"GARBAGE"):
-        raise ValueError("not a JPEG or PNG image")
-    if image.startswith(b"CRASH"):
+def jpeg(width: int = 64, height: int = 48, grey: int = 128) -> bytes:
+    ok, data = cv2.imencode(".jpg", np.full((height, width, 3), grey, np.uint8))
+    assert ok
+    return data.tobytes()
+
+
+CRASHING = jpeg(grey=13)
+"""The image the stand-in pipeline fails on unexpectedly."""
+
+
+async def analyse_snapshot(
+    image: bytes, camera_id: str, camera: Device, at: datetime
+) -> list[Event]:
+    """Stands in for the face pipeline: one capture per upload (its id from the image and
+    time, as the real one), or what a crash does."""
+    if image == CRASHING:
         raise RuntimeError("model exploded at /srv/secret/path.py line 42")
+    digest = hashlib.sha256(image + at.isoformat().encode()).hexdigest()
     return [
         FaceCapture(
-            event_id=f"f-{uuid.uuid4().hex}",
+            event_id=f"f-{digest[:24]}",
             community_id=camera.community_id,
-            occurred_at=utc_now(),
+            occurred_at=at,
             received_at=utc_now(),
             camera_id=camera_id,
             embedding=[len(image) / 1e6] * 512,
@@ -387,7 +402,7 @@ async def test_hmac_signed_posts(hooks: Webhooks) -> None:
 
 
 async def test_face_snapshot_upload_publishes_what_the_analyser_returns(hooks: Webhooks) -> None:
-    image = b"\xff\xd8\xff" + bytes(range(256)) * 100
+    image = jpeg(width=320, height=240)
     answer = await hooks.http.post(
         f"{hooks.url}/ingest/v1/face-snapshots",
         files={"image": ("door.jpg", image, "image/jpeg")},
@@ -419,6 +434,11 @@ async def test_bad_snapshots_get_clear_answers(hooks: Webhooks) -> None:
         400,
         "image: not a JPEG or PNG image",
     )
+    truncated = await snapshot(hooks, jpeg()[:12], cam, cam)
+    assert (truncated.status_code, truncated.json()["error"]) == (
+        400,
+        "image: not a JPEG or PNG image",
+    )
     huge = await snapshot(hooks, b"\xff" * (MAX_SNAPSHOT + 1), cam, cam)
     assert huge.status_code == 413
     unknown_camera = await snapshot(hooks, b"\xff\xd8", "cam-nowhere", cam)
@@ -431,7 +451,7 @@ async def test_bad_snapshots_get_clear_answers(hooks: Webhooks) -> None:
 
 
 async def test_unexpected_failure_is_a_generic_500_without_a_trace(hooks: Webhooks) -> None:
-    answer = await snapshot(hooks, b"CRASH", UNIT_CAMERA.device_id, UNIT_CAMERA.device_id)
+    answer = await snapshot(hooks, CRASHING, UNIT_CAMERA.device_id, UNIT_CAMERA.device_id)
     assert answer.status_code == 500
     error = answer.json()["error"]
     assert error.startswith("internal error (incident ")

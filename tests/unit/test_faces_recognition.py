@@ -218,7 +218,7 @@ def test_one_person_walking_past_a_camera_is_one_capture_from_the_best_frame(
     recorder = CaptureRecorder(
         Gallery(pack.model_id, pack.dims),
         _service(tmp_path, pack).reference,
-        CropStore(tmp_path, ttl_days=90),
+        CropStore(tmp_path),
         pack.config,
     )
     analysis = VideoAnalysis(analyser, recorder, [DOOR_CAMERA], timedelta(seconds=1))
@@ -262,7 +262,7 @@ def test_garbage_video_is_a_clear_error(
     recorder = CaptureRecorder(
         Gallery(pack.model_id, pack.dims),
         _service(tmp_path, pack).reference,
-        CropStore(tmp_path, ttl_days=90),
+        CropStore(tmp_path),
         pack.config,
     )
     analysis = VideoAnalysis(analyser, recorder, [DOOR_CAMERA], timedelta(seconds=1))

@@ -28,6 +28,11 @@ def test_status_names_rate_alerts_lag_and_console() -> None:
     )
 
 
+def test_rule_failures_are_shown_once_there_are_some() -> None:
+    failing = RunStatus(10.0, 0, 0, 0, "http://127.0.0.1:6066/", rule_failures=2)
+    assert "lag 0 · rule failures 2 · http" in failing.render()
+
+
 def test_lag_not_read_yet_is_shown_as_unknown() -> None:
     unread = RunStatus(0.0, 0, 0, None, "http://127.0.0.1:6066/")
     assert "lag … " in unread.render()

@@ -41,7 +41,7 @@ def signed_headers(secret: str, device_id: str, timestamp: float, body: bytes = 
 def test_bearer_key_is_stored_as_its_hash_only() -> None:
     issued = issue_key("cam-1", CredentialScheme.BEARER, "test", utc_now())
     assert issued.credential.key_sha256 == key_sha256(issued.key)
-    assert issued.credential.hmac_secret is None
+    assert issued.credential.sealed_hmac_secret is None
     assert issued.key not in issued.credential.model_dump_json()
     assert issued.credential.fingerprint == key_sha256(issued.key)[:12]
 
@@ -137,7 +137,7 @@ def test_signed_request_of_revoked_or_bearer_only_device_gets_401() -> None:
 def test_revoked_record_keeps_no_secret_but_the_audit_trail() -> None:
     issued = issue_key("cam-1", CredentialScheme.HMAC, "alice", utc_now())
     gone = revoked(issued.credential, "bob", utc_now())
-    assert gone.revoked and gone.hmac_secret is None and gone.key_sha256 is None
+    assert gone.revoked and gone.sealed_hmac_secret is None and gone.key_sha256 is None
     assert (gone.issued_by, gone.revoked_by, gone.fingerprint) == (
         "alice",
         "bob",

@@ -101,3 +101,25 @@ def test_many_problems_are_summarised() -> None:
     answer = refused(orjson.dumps([passage(plate=None) for _ in range(5)]))
     assert answer.message.endswith("+2 more")
     assert len(answer.problems or []) == 5
+
+
+def test_values_their_columns_cannot_hold_are_refused_naming_the_field() -> None:
+    """A webhook answers what the stream's sink would otherwise fail on (issue 15)."""
+    body = orjson.dumps(
+        [
+            passage(schema_version=70000),
+            passage(occurred_at="1899-12-31T23:59:59Z"),
+            passage(gate_id="g" * 129),
+            passage(snapshot_ref="snapshots/a\x00.jpg"),
+        ]
+    )
+    answer = refused(body)
+    assert [(p["index"], p["field"]) for p in answer.problems or []] == [
+        (0, "schema_version"),
+        (1, "occurred_at"),
+        (2, "gate_id"),
+        (3, "snapshot_ref"),
+    ]
+    assert answer.message.startswith(
+        "invalid vehicle_passage: [0] schema_version: Input should be less than or equal to 65535"
+    )

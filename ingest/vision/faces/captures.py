@@ -2,7 +2,8 @@
 a unit-door camera recognises a resident of its community.
 
 A capture stores the embedding, the quality, the match and a reference to a small JPEG crop
-of the face (under PINGAN_DATA_DIR/crops, deleted after PINGAN_BIOMETRIC_TTL_DAYS) —
+of the face (under PINGAN_DATA_DIR/crops; the worker's sweeper, pingan/retention.py, deletes
+it after PINGAN_BIOMETRIC_TTL_DAYS) —
 never the frame or video it came from. Unknown faces are captures without a person: the
 MLM rule groups them into visitors. Face is one door method among card, ID card, QR and
 password; nothing here grants or refuses entry, it records what the camera recognised.
@@ -12,11 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -62,21 +62,17 @@ class Sighting:
 
 
 class CropStore:
-    """Small face crops on local disk, one directory per community and day, expired by TTL."""
+    """Small face crops on local disk, one directory per community and day, expired by the
+    worker's sweeper (pingan/retention.py)."""
 
-    def __init__(self, data_dir: Path, ttl_days: int) -> None:
+    def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / "crops"
-        self.ttl = timedelta(days=ttl_days)
-        self._expired_on: str | None = None
-        self._expiring = threading.Lock()
-        """Crops are saved from several model threads; one of them expires old days."""
 
     def save(
         self, frame: np.ndarray, box: np.ndarray, community_id: str, at: datetime, name: str
     ) -> str:
         """Write the crop; returns its reference relative to the data directory."""
         day = at.astimezone(UTC).strftime("%Y-%m-%d")
-        self._expire_daily(day)
         directory = self.root / community_id / day
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{name}.jpg"
@@ -87,24 +83,6 @@ class CropStore:
             raise RuntimeError(f"JPEG encoding of the crop {name} failed")
         path.write_bytes(jpeg.tobytes())
         return str(path.relative_to(self.root.parent))
-
-    def expire(self, now: datetime) -> int:
-        """Delete day directories older than the biometric TTL; returns how many."""
-        if not self.root.exists():
-            return 0
-        oldest = (now - self.ttl).astimezone(UTC).strftime("%Y-%m-%d")
-        removed = 0
-        for day in self.root.glob("*/*"):
-            if day.is_dir() and day.name < oldest:
-                shutil.rmtree(day, ignore_errors=True)
-                removed += 1
-        return removed
-
-    def _expire_daily(self, day: str) -> None:
-        with self._expiring:
-            if self._expired_on != day:
-                self._expired_on = day
-                self.expire(utc_now())
 
 
 def face_crop(frame: np.ndarray, box: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from pingan.settings import kafka_security
 from schemas.codec import DecodeError, decode
 from schemas.faces import ResidentFace
 from schemas.topics import FACE_GALLERY
@@ -85,7 +86,7 @@ class GalleryFollower:
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False
+            bootstrap_servers=self._bootstrap, **kafka_security(), enable_auto_commit=False
         )
         await self._consumer.start()
         partitions = [TopicPartition(FACE_GALLERY.name, p) for p in range(FACE_GALLERY.partitions)]

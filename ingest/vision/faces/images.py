@@ -1,29 +1,31 @@
-"""Uploaded image bytes → a BGR array, or an error a device's operator can act on."""
+"""Uploaded image bytes → a BGR array, or an error a device's operator can act on.
+
+The size is read from the header and checked before OpenCV decodes anything, so a small
+file declaring a huge image is refused without allocating it (pingan/images.py)."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-MAX_PIXELS = 40_000_000
-"""Larger than any camera snapshot: refuses decompression bombs before analysis."""
+from pingan.images import ImageLimits, UnusableImage, checked_size
 
 
 class UnreadableImage(ValueError):
     """Not an image OpenCV can decode completely (garbage, truncated, empty, too large)."""
 
 
-def decode_image(data: bytes) -> np.ndarray:
+def decode_image(data: bytes, limits: ImageLimits) -> np.ndarray:
     if not data:
         raise UnreadableImage("empty image: no bytes were sent")
+    try:
+        checked_size(data, limits)
+    except UnusableImage as exc:
+        raise UnreadableImage(f"cannot decode the image ({len(data)} bytes): {exc}") from None
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise UnreadableImage(
             f"cannot decode the image ({len(data)} bytes, starting {data[:8].hex()}): "
-            "not a JPEG/PNG/BMP/WebP image, or truncated"
-        )
-    if image.shape[0] * image.shape[1] > MAX_PIXELS:
-        raise UnreadableImage(
-            f"image of {image.shape[1]}×{image.shape[0]} pixels is larger than {MAX_PIXELS}"
+            "not a JPEG or PNG image, or truncated"
         )
     return image

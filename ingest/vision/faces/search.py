@@ -20,6 +20,7 @@ from ingest.vision.faces.analysis import AnalysedFace, FaceAnalyser
 from ingest.vision.faces.gallery import Gallery, GalleryFollower
 from ingest.vision.faces.images import decode_image
 from ingest.vision.faces.pack import ModelPack
+from pingan.images import ImageLimits
 from pingan.settings import Settings
 from schemas.events import utc_now
 from schemas.faces import BiometricSearch, ResidentFace, gallery_key
@@ -97,7 +98,7 @@ async def enrol(
     operator: str,
 ) -> ResidentFace:
     """Enrol a resident from a photo; durable in Kafka when this returns."""
-    face = enrolment_face(FaceAnalyser(pack), decode_image(image))
+    face = enrolment_face(FaceAnalyser(pack), decode_image(image, ImageLimits.of(settings)))
     community = community_id or await resident_community(settings.bootstrap, person_id)
     if community is None:
         raise EnrolmentError(f"{person_id} is not in pingan.reference.residents: pass --community")
@@ -156,7 +157,7 @@ async def identify(
     settings: Settings, pack: ModelPack, image: bytes, operator: str, reason: str
 ) -> list[Identified]:
     """Search the current gallery; the search is logged in Kafka before this returns."""
-    frame = decode_image(image)
+    frame = decode_image(image, ImageLimits.of(settings))
     gallery = Gallery(pack.model_id, pack.dims)
     async with GalleryFollower(settings.bootstrap, gallery) as follower:
         await follower.catch_up()

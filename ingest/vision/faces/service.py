@@ -28,8 +28,9 @@ from ingest.vision.faces.captures import CaptureRecorder, CropStore, Sighting
 from ingest.vision.faces.gallery import Gallery, GalleryFollower
 from ingest.vision.faces.images import decode_image
 from ingest.vision.faces.pack import ModelPack, PackError, load_pack
+from pingan.images import ImageLimits
 from pingan.settings import Settings
-from schemas.events import Event, utc_now
+from schemas.events import Event
 from schemas.reference import Device
 from streams.reference_data import ReferenceData, ReferenceFollower
 
@@ -45,10 +46,11 @@ class FaceService:
         self.analyser = FaceAnalyser(self.pack)
         self.gallery = Gallery(self.pack.model_id, self.pack.dims)
         self.reference = ReferenceData()
+        self.image_limits = ImageLimits.of(settings)
         self.recorder = CaptureRecorder(
             self.gallery,
             self.reference,
-            CropStore(settings.data_dir, settings.biometric_ttl_days),
+            CropStore(settings.data_dir),
             self.pack.config,
         )
         self._models = ThreadPoolExecutor(
@@ -95,19 +97,23 @@ class FaceService:
     async def snapshot(self, image: bytes, camera_id: str, at: datetime) -> list[Event]:
         return await self.on_models(lambda: self.snapshot_events(image, camera_id, at))
 
-    async def upload(self, image: bytes, camera_id: str, camera: Device) -> list[Event]:
-        """A camera's uploaded snapshot (the webhook's analyser), taken as it arrives."""
-        return await self.snapshot(image, camera_id, utc_now())
+    async def upload(
+        self, image: bytes, camera_id: str, camera: Device, at: datetime
+    ) -> list[Event]:
+        """A camera's uploaded snapshot (the webhook's analyser), taken at `at`."""
+        return await self.snapshot(image, camera_id, at)
 
     def snapshot_events(self, image: bytes, camera_id: str, at: datetime) -> list[Event]:
         """Events of one uploaded snapshot. Raises UnreadableImage or UnknownCamera (both
         ValueError) with a message for the device's operator. A retried upload of the same
-        image yields the same event ids."""
+        image taken at the same time yields the same events, ids and times alike, so the
+        event tables (ordered by time and id) collapse the retry."""
         camera = self.recorder.camera(camera_id)
-        frame = decode_image(image)
+        frame = decode_image(image, self.image_limits)
         digest = hashlib.sha256(image).hexdigest()
         faces = self.analyser.analyse(frame)
-        sightings = [Sighting(f, frame, at, f"{digest}|{i}") for i, f in enumerate(faces)]
+        taken = at.isoformat()
+        sightings = [Sighting(f, frame, at, f"{digest}|{taken}|{i}") for i, f in enumerate(faces)]
         return self.recorder.records(camera, sightings)
 
 

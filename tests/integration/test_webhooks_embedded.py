@@ -66,8 +66,9 @@ def test_webhook_passage_reaches_clickhouse_through_the_worker(
     )
 
     def stored() -> dict | None:
+        """The count and the page are two reads: wait until the page holds the row too."""
         passages = worker_process.graphql(query, {"p": PLATE})["data"]["vehiclePassages"]
-        return passages if passages["totalCount"] else None
+        return passages if passages["totalCount"] and passages["edges"] else None
 
     passages = eventually(stored, timeout=60)
     assert [e["node"]["id"] for e in passages["edges"]] == [event["event_id"]]

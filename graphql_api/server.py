@@ -34,7 +34,7 @@ from graphql_api.schema import build_schema
 from graphql_api.tokens import TokenVerifier
 from ingest.publisher import Publisher
 from ingest.reference import load_communities
-from pingan.health import PIPELINE_HEALTH
+from pingan.health import PIPELINE_HEALTH, RuleFailures
 from pingan.settings import Settings
 from pingan.warehouse import Warehouse, open_warehouse
 from pingan.web import start_site
@@ -170,7 +170,23 @@ async def healthz(request: web.Request) -> web.Response:
         return web.json_response(
             {"status": "stalled", "reasons": [s.reason for s in stalls]}, status=503
         )
+    failures = PIPELINE_HEALTH.rule_failures()
+    if failures:
+        return web.json_response({"status": "degraded", "rule_failures": _listed(failures)})
     return web.json_response({"status": "ok"})
+
+
+def _listed(failures: list[RuleFailures]) -> list[dict[str, object]]:
+    """Rules that raised: data still flows (200), but their alerts may be missing."""
+    return [
+        {
+            "rule": f.rule,
+            "events": f.count,
+            "last_reason": f.last_reason,
+            "last_at": f.last_at.isoformat(timespec="seconds"),
+        }
+        for f in failures
+    ]
 
 
 def build_web_app(

@@ -17,7 +17,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -28,7 +28,8 @@ import pyarrow.compute as pc
 
 from pingan.settings import Settings
 from pingan.warehouse_faults import InjectedFault, WarehouseFault
-from schemas.topics import BIOMETRIC_TOPICS
+from schemas.event_time import Retention
+from schemas.topics import BIOMETRIC_TOPICS, EVENT_TOPICS
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "schemas" / "clickhouse"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -390,6 +391,25 @@ def declared_retention(settings: Settings) -> dict[str, str]:
             if found:
                 ttls[found[1]] = found[2].strip()
     return ttls
+
+
+_EVENT_TTL = re.compile(r"^toDateTime\(occurred_at\)\s*\+\s*INTERVAL\s+(\d+)\s+DAY\b", re.I)
+
+
+def event_retention(settings: Settings) -> Retention:
+    """How long each event table keeps rows under these settings, read from its TTL."""
+    days = {}
+    for table, ttl in declared_retention(settings).items():
+        found = _EVENT_TTL.match(ttl)
+        if found:
+            days[table] = int(found[1])
+    return Retention(
+        {
+            topic.record: timedelta(days=days[topic.table])
+            for topic in EVENT_TOPICS
+            if topic.record is not None and topic.table in days
+        }
+    )
 
 
 def _engine_ttl(engine_full: str | bytes) -> str | None:

@@ -41,7 +41,12 @@ def _utc_ms(value: datetime) -> datetime:
     """Normalise to aware UTC at millisecond precision, the resolution ClickHouse stores."""
     if value.tzinfo is None:
         raise ValueError("timestamp must carry a timezone (e.g. 2026-11-24T08:00:00.000Z)")
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"timestamp {value.isoformat()} is outside the calendar once converted to UTC"
+        ) from None
     value = value.replace(microsecond=value.microsecond // 1000 * 1000)
     if not DATETIME64_MIN <= value <= DATETIME64_MAX:
         raise ValueError(

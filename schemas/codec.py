@@ -37,6 +37,8 @@ def decode(raw: bytes | None, record_type: type[R]) -> R:
         return record_type.model_validate(data)
     except ValidationError as exc:
         raise DecodeError(_explain(exc, record_type)) from None
+    except Exception as exc:  # a validator's own bug must not escape the dead-letter path
+        raise DecodeError(f"invalid {record_type.__name__}: {type(exc).__name__}: {exc}") from None
 
 
 def _explain(exc: ValidationError, record_type: type[Record]) -> str:

@@ -14,7 +14,7 @@ from faust.types import EventT
 from ingest.reference import community_ids
 from pingan.health import Stall
 from pingan.settings import Settings
-from pingan.warehouse import Warehouse
+from pingan.warehouse import Warehouse, event_retention
 from schemas.alerts import PLATFORM_COMMUNITY, Alert
 from schemas.codec import encode
 from schemas.events import Event, VehiclePassage
@@ -77,7 +77,11 @@ class Pipeline:
         self.settings = settings
         self.warehouse = warehouse
         self.stats = SinkStats()
-        self.intake = Intake(community_ids(), timedelta(seconds=settings.max_clock_skew_seconds))
+        self.intake = Intake(
+            community_ids(),
+            timedelta(seconds=settings.max_clock_skew_seconds),
+            event_retention(settings),
+        )
         self.app = PinganApp(
             settings.worker_id,
             broker=f"kafka://{settings.bootstrap}",

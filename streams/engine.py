@@ -34,6 +34,7 @@ import orjson
 from faust.streams import _current_event, current_event
 from faust.types import EventT
 
+from pingan.health import PIPELINE_HEALTH
 from schemas.alerts import Alert
 from schemas.events import Event, utc_now
 from schemas.topics import EVENT_PARTITIONS, Topic
@@ -553,6 +554,7 @@ class RuleEngine:
         message = source.message
         reason = f"rule {rule.name} raised {repr(exc)[:REASON_CHARS]} {what}"
         log.error("%s (%s:%d:%d)", reason, message.topic, message.partition, message.offset)
+        PIPELINE_HEALTH.rule_failed(rule.name, reason, utc_now())
         await self._reject(
             DeadLetter.rejected(
                 message.topic, message.partition, message.offset, message.key, message.value, reason

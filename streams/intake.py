@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from schemas.alerts import OPERATIONAL_ALERT_TYPES, PLATFORM_COMMUNITY, Alert
 from schemas.codec import DecodeError, decode
+from schemas.event_time import Retention
 from schemas.events import Event, Record, utc_now
 
 R = TypeVar("R", bound=Record)
@@ -15,9 +16,15 @@ R = TypeVar("R", bound=Record)
 class Intake:
     """Checks beyond the schema: the community must be ours, the clock must be sane."""
 
-    def __init__(self, communities: frozenset[str], max_clock_skew: timedelta) -> None:
+    def __init__(
+        self,
+        communities: frozenset[str],
+        max_clock_skew: timedelta,
+        retention: Retention | None = None,
+    ) -> None:
         self._communities = communities
         self._max_clock_skew = max_clock_skew
+        self._retention = retention or Retention()
 
     def accept(self, raw: bytes | None, record_type: type[R]) -> R:
         record = decode(raw, record_type)
@@ -26,7 +33,11 @@ class Intake:
         if not known and not _operational(record):
             raise DecodeError(f"unknown community_id {community!r}")
         if isinstance(record, Event):
-            ahead = record.occurred_at - utc_now()
+            now = utc_now()
+            too_old = self._retention.too_old(record, now)
+            if too_old:
+                raise DecodeError(f"occurred_at {record.occurred_at.isoformat()} is {too_old}")
+            ahead = record.occurred_at - now
             if ahead > self._max_clock_skew:
                 raise DecodeError(
                     f"occurred_at {record.occurred_at.isoformat()} is {ahead} in the future "

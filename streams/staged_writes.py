@@ -22,7 +22,7 @@ from mode import Service
 from pingan.settings import kafka_security
 
 MAX_BATCH_BYTES = 1_000_000
-"""Above the largest state (an MLM unit with dozens of visitors is ~15 KB)."""
+"""Above the largest rule state record, which PINGAN_RULE_STATE_MAX_BYTES caps below 900 KB."""
 
 Headers = list[tuple[str, bytes]]
 

@@ -33,7 +33,7 @@ from ingest.publisher import Publisher
 from ingest.vision.faces.images import UnreadableImage, decode_image
 from ingest.vision.faces.search import EnrolmentError, enrolment_face
 from ingest.vision.faces.service import FaceService, started_for_uploads
-from pingan.provision import create_topics, prepare_warehouse
+from pingan.provision import align_retention, create_topics, prepare_warehouse
 from pingan.retention import EvidenceSweeper, evidence_retention, sweep_periodically
 from pingan.settings import Settings
 from pingan.warehouse import Warehouse, open_warehouse
@@ -199,6 +199,7 @@ def prepare(settings: Settings, rules: Sequence[Rule[Any, Any]] | None = None) -
             + parking_changelog_topics(settings.worker_id),
         )
     )
+    asyncio.run(align_retention(settings.bootstrap, settings))
     warehouse = open_warehouse(settings)
     prepare_warehouse(warehouse, settings)
     return warehouse

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import types
 import typing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from enum import Enum
 from typing import Any, get_args, get_origin
 
@@ -139,6 +139,10 @@ def _non_null(annotation: Any, bounds: dict[str, Any]) -> st.SearchStrategy[Any]
             DATETIME64_MAX.replace(tzinfo=None),
             timezones=st.just(UTC),
         )
+    if kind is time:
+        return st.times()
+    if kind is Any:
+        return st.one_of(st.none(), st.booleans(), st.integers(-1000, 1000), st.text(max_size=20))
     if kind is str:
         return _text(bounds)
     raise TypeError(f"no strategy for {annotation!r}")

@@ -59,8 +59,9 @@ user modbus "${PINGAN_KAFKA_MODBUS_PASSWORD:?set PINGAN_KAFKA_MODBUS_PASSWORD in
 acl allow "migrate worker api ingest simulator modbus" Describe -- $(topics pingan.)
 acl allow "worker api ingest simulator modbus" IdempotentWrite -- --cluster
 
-# migrate: creates the catalogue and the changelogs, reads and writes nothing.
-acl allow migrate Create DescribeConfigs -- $(topics pingan.)
+# migrate: creates the catalogue and the changelogs, and sets the retention that follows
+# PINGAN_BIOMETRIC_TTL_DAYS; reads and writes nothing.
+acl allow migrate Create DescribeConfigs AlterConfigs -- $(topics pingan.)
 acl allow migrate Describe Create DescribeConfigs -- $(topics "$PINGAN_WORKER_ID-")
 
 # worker: consumes every topic, writes alerts, dead letters, re-keyed streams, parking

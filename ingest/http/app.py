@@ -36,6 +36,7 @@ from ingest.http.snapshots import Snapshot, SnapshotAnalyser, UploadTimes, snaps
 from ingest.publisher import Publisher
 from pingan.images import ImageLimits, ImageTooLarge, UnusableImage, checked_size
 from pingan.settings import Settings
+from pingan.warehouse import event_retention
 from schemas.events import (
     BraceletReading,
     CameraAnalytics,
@@ -115,6 +116,7 @@ class Webhooks:
         self.directory = DeviceDirectory(settings)
         self._recent = RecentEvents(settings.ingest_recent_event_ids)
         self._max_ahead = timedelta(seconds=settings.max_clock_skew_seconds)
+        self._retention = event_retention(settings)
         self._image_limits = ImageLimits.of(settings)
         self._upload_times = UploadTimes(RECENT_UPLOADS)
         self.decoding = 0
@@ -147,7 +149,9 @@ class Webhooks:
             device, body = await self._authenticated(
                 request, self._settings.ingest_max_body_bytes, endpoint.device_kinds, endpoint.path
             )
-            events = parse_events(body, endpoint.record, utc_now(), self._max_ahead)
+            events = parse_events(
+                body, endpoint.record, utc_now(), self._max_ahead, self._retention
+            )
             _check_community(device, events)
             return await self._forward(events)
 

@@ -15,6 +15,7 @@ import orjson
 from pydantic import ValidationError
 
 from ingest.http.refusal import Refusal
+from schemas.event_time import Retention
 from schemas.events import Event
 
 E = TypeVar("E", bound=Event)
@@ -26,7 +27,11 @@ JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", typ
 
 
 def parse_events(
-    body: bytes, record_type: type[E], received_at: datetime, max_ahead: timedelta
+    body: bytes,
+    record_type: type[E],
+    received_at: datetime,
+    max_ahead: timedelta,
+    retention: Retention | None = None,
 ) -> list[E]:
     """Every event of the body, or a 400 Refusal listing what is wrong with which."""
     try:
@@ -45,7 +50,7 @@ def parse_events(
     events: list[E] = []
     problems: list[dict[str, Any]] = []
     for index, item in enumerate(items):
-        found = _event_problems(item, record_type, received_at, latest)
+        found = _event_problems(item, record_type, received_at, latest, retention or Retention())
         if isinstance(found, Event):
             events.append(found)
         else:
@@ -56,7 +61,7 @@ def parse_events(
 
 
 def _event_problems(
-    item: Any, record_type: type[E], received_at: datetime, latest: datetime
+    item: Any, record_type: type[E], received_at: datetime, latest: datetime, retention: Retention
 ) -> E | list[dict[str, Any]]:
     if not isinstance(item, dict):
         return [{"field": None, "message": f"expected an object, got {_json_type(item)}"}]
@@ -77,6 +82,9 @@ def _event_problems(
                 "message": f"{ahead:.0f} s ahead of the server clock (allowed: {allowed:.0f} s)",
             }
         ]
+    too_old = retention.too_old(event, received_at)
+    if too_old:
+        return [{"field": "occurred_at", "message": too_old}]
     return event
 
 

@@ -16,13 +16,6 @@ from bench.chaos import Options, render, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
-POISON_ISOLATION_LANDING = pytest.mark.xfail(
-    strict=False,
-    reason="poison isolation still landing (issue 15 §1: streams/sink.py, streams/engine.py): "
-    "fuzzed camera-analytics messages are consumed and committed but neither stored nor "
-    "dead-lettered, and so are camera-analytics events a webhook acknowledged",
-)
-
 CI_SIZE = Options(
     messages=2_000,
     requests=200,
@@ -52,7 +45,6 @@ def test_the_worker_never_crashes(report: dict[str, Any]) -> None:
     assert report["worker"]["crashes"] == 0, report["worker"]
 
 
-@POISON_ISOLATION_LANDING
 def test_fuzzed_messages_are_stored_or_dead_lettered(report: dict[str, Any]) -> None:
     fuzz = report["fuzz"]
     assert fuzz["sent"] == CI_SIZE.messages
@@ -60,7 +52,6 @@ def test_fuzzed_messages_are_stored_or_dead_lettered(report: dict[str, Any]) -> 
     assert fuzz["good_lost"] == 0, fuzz
 
 
-@POISON_ISOLATION_LANDING
 def test_valid_fuzzed_messages_are_stored(report: dict[str, Any]) -> None:
     fuzz = report["fuzz"]
     assert fuzz["good_dead_lettered"] == 0, fuzz
@@ -72,7 +63,6 @@ def test_every_dead_letter_says_why(report: dict[str, Any]) -> None:
     assert report["fuzz"]["dead_lettered_without_reason"] == 0
 
 
-@POISON_ISOLATION_LANDING
 def test_acknowledged_webhook_events_are_stored(report: dict[str, Any]) -> None:
     fuzz = report["fuzz"]
     assert fuzz["webhook_requests"] == CI_SIZE.requests

@@ -26,13 +26,13 @@ from pydantic import SecretStr
 
 from ingest.http.credentials import issue_key
 from ingest.publisher import Publisher
-from pingan.provision import TopicsNotCreated, create_topics
+from pingan.provision import TopicsRefused, align_retention, create_topics
 from pingan.settings import Settings, get_settings
 from pingan.stack import kafka
 from pingan.stack.kafka import free_port
 from schemas.credentials import CredentialScheme
 from schemas.events import AccessMethod, DoorAccess, DoorKind, utc_now
-from schemas.topics import DOOR_ACCESS
+from schemas.topics import DEAD_LETTERS, DOOR_ACCESS, FACE_CAPTURES
 
 pytestmark = pytest.mark.integration
 
@@ -146,7 +146,7 @@ def test_topics_take_the_replication_settings(admin: Settings) -> None:
 def test_a_replication_the_cluster_cannot_give_is_refused_clearly(admin: Settings) -> None:
     three = sasl("admin", kafka_replication_factor=3, kafka_min_insync_replicas=2)
     extra = [dataclasses.replace(DOOR_ACCESS, name="pingan.events.replicated")]
-    with pytest.raises(TopicsNotCreated) as refused:
+    with pytest.raises(TopicsRefused) as refused:
         asyncio.run(create_topics(admin.local_kafka_bootstrap, extra, settings=three))
     assert str(refused.value).startswith(
         "Kafka refused to create topics: pingan.events.replicated: InvalidReplicationFactorError"
@@ -216,7 +216,16 @@ def test_the_worker_reads_events_but_may_not_forge_device_keys(
 
 def test_only_migrate_creates_topics(provisioned: str, admin: Settings) -> None:
     extra = [dataclasses.replace(DOOR_ACCESS, name="pingan.events.extra")]
-    with pytest.raises(TopicsNotCreated, match="TopicAuthorizationFailedError"):
+    with pytest.raises(TopicsRefused, match="TopicAuthorizationFailedError"):
         asyncio.run(create_topics(provisioned, extra, settings=sasl("worker")))
     created = asyncio.run(create_topics(provisioned, extra, settings=sasl("migrate")))
     assert created == ["pingan.events.extra"]
+
+
+def test_migrate_follows_the_biometric_ttl_and_the_worker_leaves_it(provisioned: str) -> None:
+    """The worker may not read or change topic configs: its start-up alignment is a no-op,
+    and `pingan migrate`, run as migrate, applies a shorter TTL to the biometric topics."""
+    shorter = {"biometric_ttl_days": 2}
+    assert asyncio.run(align_retention(provisioned, sasl("worker", **shorter))) == []
+    changed = asyncio.run(align_retention(provisioned, sasl("migrate", **shorter)))
+    assert DEAD_LETTERS.name in changed and FACE_CAPTURES.name in changed

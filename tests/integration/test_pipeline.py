@@ -193,6 +193,7 @@ def test_bad_messages_go_to_dead_letters_while_good_ones_flow(
     plate = unique_plate()
     good = [passage(plate) for _ in range(5)]
     future = passage(plate).model_dump(mode="json") | {"occurred_at": "2099-01-01T00:00:00Z"}
+    stale = passage(plate).model_dump(mode="json") | {"occurred_at": "1970-01-01T00:00:00Z"}
     missing = passage(plate).model_dump(mode="json")
     del missing["direction"]
     bad: list[tuple[bytes, str]] = [
@@ -203,6 +204,7 @@ def test_bad_messages_go_to_dead_letters_while_good_ones_flow(
             "unknown community",
         ),
         (orjson.dumps(future), "in the future"),
+        (orjson.dumps(stale), "past the 180 days its table keeps"),
     ]
 
     async def send() -> None:

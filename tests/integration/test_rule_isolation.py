@@ -12,6 +12,7 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta
 
+import httpx
 import pytest
 
 from ingest.publisher import Publisher
@@ -70,7 +71,14 @@ def test_a_raising_rule_is_isolated(worker_process: WorkerProcess, kafka_bootstr
         lambda: group_caught_up(kafka_bootstrap, group, [*EVENT_TOPICS, ALERTS, DEAD_LETTERS]),
         timeout=120,
     )
+    health = httpx.get(f"http://127.0.0.1:{worker_process.api_port}/healthz", timeout=10)
     worker_process.stop()
+
+    assert health.status_code == 200, "rules failing never stop the pipeline"
+    assert health.json()["status"] == "degraded"
+    (failing,) = health.json()["rule_failures"]
+    assert failing["rule"] == "tally_sos" and failing["events"] == 1
+    assert ids[1] in failing["last_reason"]
 
     alerts = query(
         worker_process,

@@ -9,6 +9,8 @@ import pytest
 
 from ingest.http.batch import parse_events
 from ingest.http.refusal import Refusal
+from pingan.settings import Settings
+from pingan.warehouse import event_retention
 from schemas.events import VehiclePassage, utc_now
 
 RECEIVED = utc_now()
@@ -86,6 +88,22 @@ def test_event_from_the_future_is_refused() -> None:
             "message": "900 s ahead of the server clock (allowed: 300 s)",
         }
     ]
+
+
+def test_an_event_older_than_its_table_keeps_is_refused_and_a_kept_one_accepted() -> None:
+    """A clock reset to 1970 would store a row that the TTL deletes at the next merge."""
+    retention = event_retention(Settings(movement_ttl_days=180))
+    stale = orjson.dumps(passage(occurred_at="1970-01-01T00:00:00Z"))
+    with pytest.raises(Refusal) as caught:
+        parse_events(stale, VehiclePassage, RECEIVED, SKEW, retention)
+    [problem] = caught.value.problems or []
+    assert problem["field"] == "occurred_at"
+    assert "past the 180 days its table keeps" in problem["message"]
+    kept = (RECEIVED - timedelta(days=179)).isoformat()
+    [event] = parse_events(
+        orjson.dumps(passage(occurred_at=kept)), VehiclePassage, RECEIVED, SKEW, retention
+    )
+    assert event.occurred_at == RECEIVED - timedelta(days=179)
 
 
 def test_not_json_empty_batch_and_wrong_shapes_are_refused() -> None:

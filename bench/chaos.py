@@ -473,8 +473,8 @@ def event_fields(draw: st.DrawFn, topic_name: str, community: str | None = None)
         "schema_version": 1,
         "event_id": f"fz-{uuid.uuid4().hex}",
         "community_id": community or draw(st.sampled_from(COMMUNITIES)),
-        "occurred_at": occurred.isoformat(),
-        "received_at": now.isoformat(),
+        "occurred_at": occurred.isoformat(timespec="milliseconds"),
+        "received_at": now.isoformat(timespec="milliseconds"),
         **{name: draw(values) for name, values in FIELDS[topic_name].items()},
     }
 
@@ -490,9 +490,9 @@ def mutated(draw: st.DrawFn, fields: dict) -> bytes:
     if how == "drop":
         del changed[draw(st.sampled_from(names))]
     elif how == "skew":
-        changed["occurred_at"] = (
-            utc_now() + timedelta(days=draw(st.integers(1, 3650)))
-        ).isoformat()
+        changed["occurred_at"] = (utc_now() + timedelta(days=draw(st.integers(1, 3650)))).isoformat(
+            timespec="milliseconds"
+        )
     else:
         changed[draw(st.sampled_from(names))] = draw(WILD)
     raw = dumps(changed)

@@ -4,7 +4,7 @@ written to ClickHouse; passages are re-keyed by plate for the cross-community ru
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +43,7 @@ from streams.rules.catalogue import all_rules
 from streams.rules.rule import Keying, Rule
 from streams.sink import Message, SinkStats, TableSink, stall_alert
 from streams.staged_writes import StagedWrites
+from streams.steady_batches import SteadyBatches
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,7 @@ class Pipeline:
         )
         self.parking = ParkingBook(self.app, self.reference, self.staged, settings)
         self.sinks: list[TableSink] = []
+        self.steady = SteadyBatches(settings.sink_stall_minutes * 60, self._pipeline_stalled)
         for spec in EVENT_TOPICS:
             self._register_event_topic(spec)
         self._register_alerts()
@@ -191,23 +193,26 @@ class Pipeline:
         forward = spec is VEHICLE_PASSAGES
         urgent = spec.name in URGENT_TOPICS
 
+        async def handle(events: Sequence[EventT]) -> None:
+            messages = _messages(events)
+            decoded = [sink.decode(m) for m in messages]
+            arrivals = [
+                Arrival(record, source)
+                for record, source in zip(decoded, events, strict=True)
+                if isinstance(record, Event)
+            ]
+            self._refresh_thresholds()
+            await self.community_rules.process(arrivals)
+            if forward:
+                self.parking.fold(arrivals)
+                self._forward_by_plate(arrivals)
+                await self.staged.flush()
+            await sink.write(messages, decoded)
+
         async def process(stream: faust.StreamT[bytes]) -> None:
             await self.follower.loaded.wait()
             async for events in self._batches(stream, urgent):
-                messages = _messages(events)
-                decoded = [sink.decode(m) for m in messages]
-                arrivals = [
-                    Arrival(record, source)
-                    for record, source in zip(decoded, events, strict=True)
-                    if isinstance(record, Event)
-                ]
-                self._refresh_thresholds()
-                await self.community_rules.process(arrivals)
-                if forward:
-                    self.parking.fold(arrivals)
-                    self._forward_by_plate(arrivals)
-                    await self.staged.flush()
-                await sink.write(messages, decoded)
+                await self._steadily(spec.name, sink.table, events, handle)
 
         self.app.agent(self.topic(spec), name=f"events-{sink.table}")(process)
 
@@ -224,20 +229,23 @@ class Pipeline:
         sink = self._sink(ALERTS)
         by_plate = self.plate_rules.alert_types
 
+        async def handle(events: Sequence[EventT]) -> None:
+            messages = _messages(events)
+            decoded = [sink.decode(m) for m in messages]
+            for record, source in zip(decoded, events, strict=True):
+                if not isinstance(record, Alert):
+                    continue
+                if record.alert_type in by_plate:
+                    self._forward_alert_by_plate(record, source)
+                else:
+                    with acting_for(source):
+                        self.community_rules.book.officer_update(record)
+            await self.staged.flush()
+            await sink.write(messages, decoded)
+
         async def write_alerts(stream: faust.StreamT[bytes]) -> None:
             async for events in self._batches(stream):
-                messages = _messages(events)
-                decoded = [sink.decode(m) for m in messages]
-                for record, source in zip(decoded, events, strict=True):
-                    if not isinstance(record, Alert):
-                        continue
-                    if record.alert_type in by_plate:
-                        self._forward_alert_by_plate(record, source)
-                    else:
-                        with acting_for(source):
-                            self.community_rules.book.officer_update(record)
-                await self.staged.flush()
-                await sink.write(messages, decoded)
+                await self._steadily(ALERTS.name, sink.table, events, handle)
 
         self.app.agent(self.topic(ALERTS), name="sink-alerts")(write_alerts)
 
@@ -246,7 +254,9 @@ class Pipeline:
 
         async def write_dead_letters(stream: faust.StreamT[bytes]) -> None:
             async for events in self._batches(stream):
-                await sink.write(_messages(events))
+                await self._steadily(
+                    DEAD_LETTERS.name, sink.table, events, lambda e: sink.write(_messages(e))
+                )
 
         self.app.agent(self.topic(DEAD_LETTERS), name="sink-dead-letters")(write_dead_letters)
 
@@ -256,26 +266,31 @@ class Pipeline:
 
         async def write_records(stream: faust.StreamT[bytes]) -> None:
             async for events in self._batches(stream):
-                await sink.write(_messages(events))
+                await self._steadily(
+                    spec.name, sink.table, events, lambda e: sink.write(_messages(e))
+                )
 
         self.app.agent(self.topic(spec), name=f"sink-{sink.table}")(write_records)
 
     def _register_plate_rules(self) -> None:
+        async def handle(events: Sequence[EventT]) -> None:
+            arrivals = []
+            for source in events:
+                try:
+                    passage = VehiclePassage.model_validate_json(source.message.value)
+                except ValueError as exc:
+                    log.error("unreadable re-keyed passage: %s", exc)
+                    continue
+                headers = _headers(source.message.headers)
+                clock = int(headers.get(FORWARDED_FROM, b"-1")) if headers else -1
+                arrivals.append(Arrival(passage, source, clock if clock >= 0 else None))
+            self._refresh_thresholds()
+            await self.plate_rules.process(arrivals)
+
         async def by_plate(stream: faust.StreamT[bytes]) -> None:
             await self.follower.loaded.wait()
             async for events in self._batches(stream):
-                arrivals = []
-                for source in events:
-                    try:
-                        passage = VehiclePassage.model_validate_json(source.message.value)
-                    except ValueError as exc:
-                        log.error("unreadable re-keyed passage: %s", exc)
-                        continue
-                    headers = _headers(source.message.headers)
-                    clock = int(headers.get(FORWARDED_FROM, b"-1")) if headers else -1
-                    arrivals.append(Arrival(passage, source, clock if clock >= 0 else None))
-                self._refresh_thresholds()
-                await self.plate_rules.process(arrivals)
+                await self._steadily(PASSAGES_BY_PLATE.name, "plate rules", events, handle)
 
         self.app.agent(self.by_plate_topic, name="rules-by-plate")(by_plate)
 
@@ -283,19 +298,33 @@ class Pipeline:
         """Alert versions re-keyed by plate reach the plate rules' book; table writes go to
         the message's partition, which is the plate's, as for the passages by plate."""
 
+        async def handle(events: Sequence[EventT]) -> None:
+            for source in events:
+                try:
+                    alert = Alert.model_validate_json(source.message.value)
+                except ValueError as exc:
+                    log.error("unreadable re-keyed alert: %s", exc)
+                    continue
+                with acting_for(source):
+                    self.plate_rules.book.officer_update(alert)
+            await self.staged.flush()
+
         async def officer_updates(stream: faust.StreamT[bytes]) -> None:
             async for events in self._batches(stream):
-                for source in events:
-                    try:
-                        alert = Alert.model_validate_json(source.message.value)
-                    except ValueError as exc:
-                        log.error("unreadable re-keyed alert: %s", exc)
-                        continue
-                    with acting_for(source):
-                        self.plate_rules.book.officer_update(alert)
-                await self.staged.flush()
+                await self._steadily(ALERTS_BY_PLATE.name, "plate alert book", events, handle)
 
         self.app.agent(self.alerts_by_plate_topic, name="officer-updates-by-plate")(officer_updates)
+
+    async def _steadily(
+        self,
+        topic: str,
+        destination: str,
+        events: Sequence[EventT],
+        handle: Callable[[Sequence[EventT]], Awaitable[object]],
+    ) -> None:
+        """`handle(events)` until it succeeds: Faust would commit a batch that raised."""
+        partitions = [e.message.partition for e in events]
+        await self.steady.handle(topic, destination, partitions, lambda: handle(events))
 
     def _forward_alert_by_plate(self, alert: Alert, source: EventT) -> None:
         """Keyed by the alert's subject, the plate its passages were keyed by: the same key,

@@ -28,9 +28,10 @@ Headers = list[tuple[str, bytes]]
 
 
 class StagedWrites(Service):
-    def __init__(self, bootstrap: str, **kwargs: Any) -> None:
+    def __init__(self, bootstrap: str, request_timeout_ms: int = 40_000, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._bootstrap = bootstrap
+        self._request_timeout_ms = request_timeout_ms
         self._producer: AIOKafkaProducer | None = None
         self._latest: dict[tuple[str, int], dict[bytes, bytes | None]] = {}
         self._every: dict[tuple[str, int], list[tuple[bytes, bytes, Headers]]] = {}
@@ -45,6 +46,7 @@ class StagedWrites(Service):
             acks="all",
             max_batch_size=MAX_BATCH_BYTES,
             max_request_size=MAX_BATCH_BYTES + 65_536,
+            request_timeout_ms=self._request_timeout_ms,
         )
         await self._producer.start()
 
@@ -80,14 +82,32 @@ class StagedWrites(Service):
         latest, self._latest = self._latest, {}
         every, self._every = self._every, {}
         after, self._after = self._after, {}
-        for (topic, partition), records in latest.items():
-            await self._send(topic, partition, [(k, v, []) for k, v in records.items()])
-        for (topic, partition), messages in every.items():
-            await self._send(topic, partition, messages)
-        if self._in_flight:
-            await asyncio.gather(*list(self._in_flight))
+        try:
+            for (topic, partition), records in latest.items():
+                await self._send(topic, partition, [(k, v, []) for k, v in records.items()])
+            for (topic, partition), messages in every.items():
+                await self._send(topic, partition, messages)
+            if self._in_flight:
+                await asyncio.gather(*list(self._in_flight))
+        except BaseException:
+            self._restage(latest, every, after)
+            raise
         for then in after.values():
             then()
+
+    def _restage(
+        self,
+        latest: dict[tuple[str, int], dict[bytes, bytes | None]],
+        every: dict[tuple[str, int], list[tuple[bytes, bytes, Headers]]],
+        after: dict[tuple[str, int, bytes], Callable[[], None]],
+    ) -> None:
+        """A failed flush leaves its records staged, in front of what was staged since, so
+        the next flush sends them (some twice: every record here is idempotent downstream)."""
+        for where, records in latest.items():
+            self._latest[where] = records | self._latest.get(where, {})
+        for where, messages in every.items():
+            self._every[where] = messages + self._every.get(where, [])
+        self._after = after | self._after
 
     async def _send(
         self, topic: str, partition: int, records: Sequence[tuple[bytes, bytes | None, Headers]]

@@ -21,6 +21,7 @@ from pingan.warehouse_faults import CRASH_EXIT_CODE
 from schemas.events import VehiclePassage, utc_now
 from schemas.topics import ALERTS, DEAD_LETTERS, VEHICLE_PASSAGES
 from tests.conftest import CATCH_UP_AFTER_SIGKILL_S, WorkerProcess, eventually, group_caught_up
+from tests.integration.flaky_stage_worker import FLAKY_FAILURES, FLAKY_MARK
 from tests.integration.test_pipeline import _group, _query, passage, unique_plate
 
 pytestmark = pytest.mark.integration
@@ -92,6 +93,27 @@ def test_a_transient_insert_error_is_retried_and_the_rows_stored(
     assert _stored(worker_process, run) == {"n": len(good), "distinct_ids": len(good)}
     assert _dead_letters(worker_process, run) == []
     assert "insert into vehicle_passages failed, retrying" in worker_process.log_path.read_text()
+
+
+def test_a_batch_whose_handling_raises_is_retried_not_committed(
+    worker_process: WorkerProcess, kafka_bootstrap: str
+) -> None:
+    """Faust acknowledges a batch when its agent raises; before the retry, the batch with the
+    marked passage was committed and its passages were neither stored nor dead-lettered."""
+    worker_process.command = ["-m", "tests.integration.flaky_stage_worker"]
+    run = uuid.uuid4().hex[:8]
+    good = _passages(run, 30)
+    good[10] = passage(unique_plate(), event_id=f"{run}{FLAKY_MARK}10")
+    asyncio.run(_publish(kafka_bootstrap, good))
+
+    worker_process.start()
+    _wait_caught_up(worker_process, kafka_bootstrap)
+    worker_process.stop()
+
+    assert _stored(worker_process, run) == {"n": len(good), "distinct_ids": len(good)}
+    assert _dead_letters(worker_process, run) == []
+    log = worker_process.log_path.read_text()
+    assert log.count(f"a batch of {VEHICLE_PASSAGES.name} failed, retrying") == FLAKY_FAILURES
 
 
 def test_a_lasting_insert_error_alerts_and_turns_health_red(

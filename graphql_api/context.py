@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 from graphql_api.access import Caller, Unauthenticated
 from graphql_api.audit import AuditTrail
 from graphql_api.evidence import EventDetail, EvidenceKey, event_details
-from graphql_api.faces import FaceEngine, FaceModelUnavailable
+from graphql_api.faces import CappedFaceEngine, FaceEngine, FaceModelUnavailable
 from graphql_api.facility_queries import FacilityCounters
 from graphql_api.feed import AlertFeed
 from graphql_api.limits import ReadLimits
@@ -43,7 +43,10 @@ class ApiContext:
     def faces(self) -> FaceEngine:
         if self.face_engine is None:
             raise FaceModelUnavailable
-        return self.face_engine
+        settings = get_settings()
+        return CappedFaceEngine(
+            self.face_engine, settings.max_image_decodes, settings.ingest_retry_after_seconds
+        )
 
     @cached_property
     def community_ids(self) -> frozenset[str]:

@@ -28,6 +28,10 @@ class NotFound(PublicError):
     """The client named something that does not exist."""
 
 
+class Busy(PublicError):
+    """The server is at its limit for this kind of work; the message says when to retry."""
+
+
 class QueryFailed(PublicError):
     """The warehouse refused or failed a query; the detail stays in the server log."""
 

@@ -10,8 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from graphql_api.errors import InvalidArgument, PublicError
-from pingan.images import ImageLimits, ImageTooLarge, UnusableImage, checked_size
+from graphql_api.errors import Busy, InvalidArgument, PublicError
+from pingan.images import (
+    IMAGE_DECODES,
+    DecodesBusy,
+    ImageLimits,
+    ImageTooLarge,
+    UnusableImage,
+    checked_size,
+)
 from pingan.settings import get_settings
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -56,3 +63,31 @@ class FaceEngine(Protocol):
     async def photo_face(self, image: bytes) -> PhotoFace:
         """The main face of an uploaded photo; raises UnusablePhoto (a ValueError) if none."""
         ...
+
+
+@dataclass(frozen=True)
+class CappedFaceEngine:
+    """A face engine behind the process-wide decode cap that snapshot webhooks share: beyond
+    PINGAN_MAX_IMAGE_DECODES images at once a photo is refused with a time to retry, never
+    queued behind the models."""
+
+    engine: FaceEngine
+    cap: int
+    retry_after_seconds: int
+
+    @property
+    def model_id(self) -> str:
+        return self.engine.model_id
+
+    @property
+    def match_threshold(self) -> float:
+        return self.engine.match_threshold
+
+    async def photo_face(self, image: bytes) -> PhotoFace:
+        try:
+            with IMAGE_DECODES.slot(self.cap):
+                return await self.engine.photo_face(image)
+        except DecodesBusy as busy:
+            raise Busy(
+                f"{busy.cap} images are being analysed; retry in {self.retry_after_seconds} s"
+            ) from None

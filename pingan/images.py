@@ -10,6 +10,9 @@ read here, so nothing else may reach a decoder.
 from __future__ import annotations
 
 import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pingan.settings import Settings
@@ -38,6 +41,39 @@ class ImageLimits:
     @classmethod
     def of(cls, settings: Settings) -> ImageLimits:
         return cls(settings.max_image_pixels, settings.max_image_side)
+
+
+class DecodesBusy(Exception):
+    """Every decode slot is taken: the caller should be told to retry, not be queued."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(f"{cap} images are being analysed")
+        self.cap = cap
+
+
+class DecodeSlots:
+    """Images decoded at once in this process. Snapshot webhooks and the API's photos share
+    the memory and cores the models decode with, and in embedded mode the API runs on a
+    thread of its own: one lock-guarded count for both."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.in_use = 0
+
+    @contextmanager
+    def slot(self, cap: int) -> Iterator[None]:
+        with self._lock:
+            if self.in_use >= cap:
+                raise DecodesBusy(cap)
+            self.in_use += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_use -= 1
+
+
+IMAGE_DECODES = DecodeSlots()
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,14 @@ from ingest.http.recent import RecentEvents
 from ingest.http.refusal import Refusal
 from ingest.http.snapshots import Snapshot, SnapshotAnalyser, UploadTimes, snapshot_parts
 from ingest.publisher import Publisher
-from pingan.images import ImageLimits, ImageTooLarge, UnusableImage, checked_size
+from pingan.images import (
+    IMAGE_DECODES,
+    DecodesBusy,
+    ImageLimits,
+    ImageTooLarge,
+    UnusableImage,
+    checked_size,
+)
 from pingan.settings import Settings
 from pingan.warehouse import event_retention
 from schemas.events import (
@@ -119,8 +126,6 @@ class Webhooks:
         self._retention = event_retention(settings)
         self._image_limits = ImageLimits.of(settings)
         self._upload_times = UploadTimes(RECENT_UPLOADS)
-        self.decoding = 0
-        """Snapshot analyses running now; the event loop is the only writer."""
         self._follower: ReferenceFollower | None = None
         self._forwarder: Forwarder | None = None
 
@@ -215,20 +220,18 @@ class Webhooks:
 
     @contextmanager
     def _decode_slot(self) -> Iterator[None]:
-        """One of `max_image_decodes`, or 429 now: uploads never queue for the models."""
-        cap = self._settings.max_image_decodes
-        if self.decoding >= cap:
+        """One of `max_image_decodes` (shared with the API's photos), or 429 now: uploads
+        never queue for the models."""
+        try:
+            with IMAGE_DECODES.slot(self._settings.max_image_decodes):
+                yield
+        except DecodesBusy as busy:
             retry_after = self._settings.ingest_retry_after_seconds
             raise Refusal(
                 429,
-                f"{cap} snapshots are being analysed; retry after {retry_after} s",
+                f"{busy.cap} images are being analysed; retry after {retry_after} s",
                 retry_after=retry_after,
-            )
-        self.decoding += 1
-        try:
-            yield
-        finally:
-            self.decoding -= 1
+            ) from None
 
     def _camera(self, device: Device, camera_id: str) -> Device:
         """A camera may upload for itself, or for a camera of its own community (an NVR)."""

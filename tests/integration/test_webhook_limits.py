@@ -226,7 +226,7 @@ async def test_decodes_beyond_the_cap_get_429_and_the_others_succeed(server: Ser
     assert [r.status_code for r in refused] == [429] * 3
     assert {r.headers["Retry-After"] for r in refused} == {str(RETRY_AFTER)}
     assert refused[0].json()["error"] == (
-        f"{DECODES} snapshots are being analysed; retry after {RETRY_AFTER} s"
+        f"{DECODES} images are being analysed; retry after {RETRY_AFTER} s"
     )
     assert [r.json()["published"] for r in admitted] == [1] * DECODES
 

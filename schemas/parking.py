@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
-from schemas.bounds import Float64, Id, Name, Note, OptionalId, UInt32
+from schemas.bounds import Float64, Id, Name, Note, OptionalId, UInt32, UInt64
 from schemas.events import NonEmpty, Plate, PlateColour, Record, Timestamp
 
 Fen = Annotated[int, Field(ge=0, le=100_000_000)]
@@ -110,7 +110,7 @@ class ParkingSession(Record):
     entry_gate_id: Id | None = None
     exit_gate_id: Id | None = None
     duration_seconds: UInt32 | None = None
-    fee_fen: UInt32 | None = None
+    fee_fen: UInt64 | None = None
     """None when unknown (open, or one end missing): `reason` says why."""
     fee_basis: Note = ""
     reason: Note = ""

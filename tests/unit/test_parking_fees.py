@@ -6,7 +6,8 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
-from schemas.parking import ParkingPass, ParkingTariff
+from schemas.events import PlateColour
+from schemas.parking import ParkingPass, ParkingSession, ParkingTariff, SessionStatus
 from schemas.reference import DISTRICT_TZ
 from streams.parking.fees import parking_fee
 
@@ -168,3 +169,26 @@ def test_pass_is_checked_against_the_stay_not_the_free_period() -> None:
         ).fen
         == 0
     )
+
+
+def test_the_largest_fee_a_tariff_allows_fits_the_stored_session() -> None:
+    """Uncapped at the ceiling rate for a half-year stay: past UInt32, which the session
+    record (and the column) refused, so the ledger failed on a valid tariff."""
+    ceiling = UNCAPPED.model_copy(
+        update={"day_rate_fen": 100_000_000, "night_rate_fen": 100_000_000}
+    )
+    entered, exited = local(2, 10), local(2, 10) + timedelta(days=180)
+    fee = parking_fee(entered, exited, ceiling)
+    assert fee.fen > 2**32
+    session = ParkingSession(
+        session_id="s1",
+        community_id="c01",
+        plate="浙A12345",
+        plate_colour=PlateColour.BLUE,
+        status=SessionStatus.CLOSED,
+        started_at=entered,
+        entered_at=entered,
+        exited_at=exited,
+        fee_fen=fee.fen,
+    )
+    assert session.fee_fen == fee.fen

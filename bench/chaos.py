@@ -609,7 +609,6 @@ def webhook_call(draw: st.DrawFn, fleet: Sequence[Signer], max_body: int) -> Cal
     for event in events:
         event.pop("received_at")
         event["event_id"] = f"wh-{uuid.uuid4().hex}"
-    ids = tuple(e["event_id"] for e in events)
     kind = draw(
         st.sampled_from(
             ["valid"] * 5
@@ -635,7 +634,20 @@ def webhook_call(draw: st.DrawFn, fleet: Sequence[Signer], max_body: int) -> Cal
     elif kind == "oversized":
         body = b"[" + b" " * (max_body + 1) + b"]"
         headers = signed(signer, body)
-    return Call(kind, path, topic, body, headers, ids)
+    return Call(kind, path, topic, body, headers, event_ids_in(body))
+
+
+def event_ids_in(body: bytes) -> tuple[str, ...]:
+    """The ids of the events a body carries, as sent: a mutated body is one event (its id
+    perhaps mutated too), not the batch it was made from."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ()
+    items = data if isinstance(data, list) else [data]
+    return tuple(
+        e["event_id"] for e in items if isinstance(e, dict) and isinstance(e.get("event_id"), str)
+    )
 
 
 @dataclass

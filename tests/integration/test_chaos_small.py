@@ -78,12 +78,6 @@ def test_kills_lose_and_duplicate_no_event_row(report: dict[str, Any]) -> None:
     assert kills["duplicated"] == 0, kills
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="undiagnosed, while the engine's isolation and bounded state land (issue 15 §1-2, "
-    "streams/engine.py): one CI run left 1 of 2 incidents without an alert after the kills; "
-    "two larger runs alerted every incident once",
-)
 def test_each_incident_alerts_exactly_once_across_kills(report: dict[str, Any]) -> None:
     alerted = report["kills"]["incidents_alerted"]
     assert report["kills"]["incidents"] > 0

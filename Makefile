@@ -15,6 +15,7 @@ run: $(STAMP) console
 test: $(STAMP) browser console
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # Every benchmark prints its figures next to a baseline measured in the same run and keeps a

@@ -75,17 +75,18 @@ from graphql_api.feed import AlertFeed
 from graphql_api.pagination import PageRequest
 from graphql_api.server import api_context, serve
 from graphql_api.tokens import mint_token
-from ingest.publisher import Publisher
 from ingest.simulator import District, SimClock, Simulator
-from pingan.consumer_groups import group_offsets
-from pingan.provision import create_topics, prepare_warehouse
-from pingan.settings import Settings, get_settings
-from pingan.stack.kafka import free_port
+from pingan.platform.consumer_groups import group_offsets
+from pingan.platform.provision import create_topics, prepare_warehouse
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings, get_settings
+from pingan.platform.stack.kafka import free_port
+from pingan.platform.warehouse import Warehouse, open_warehouse
 from pingan.synthetic import SYNTHETIC_PARTITION, SyntheticPlan, load_synthetic, parse_count
-from pingan.warehouse import Warehouse, open_warehouse
 from schemas.alerts import AlertStatus, AlertType, Severity
 from schemas.events import PerimeterAlarm, PerimeterAlarmKind, utc_now
 from schemas.topics import EVENT_TOPICS
+from streams.rules.catalogue import all_rules
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "api.json"
@@ -561,7 +562,7 @@ async def api_in_process(
     faces = None
     if not face_engine_note():
         from ingest.vision.faces.service import FaceService
-        from streams.worker import FaceServiceEngine
+        from pingan.worker import FaceServiceEngine
 
         faces = FaceServiceEngine(
             FaceService(settings.model_copy(update={"face_model_dir": FACE_MODELS}))
@@ -571,7 +572,7 @@ async def api_in_process(
         AlertFeed(bootstrap) as feed,
         aiohttp.ClientSession() as http,
     ):
-        context = api_context(settings, warehouse, publisher, feed, faces)
+        context = api_context(settings, warehouse, publisher, feed, faces, all_rules())
         runner = await serve(context, settings, "127.0.0.1", 0)
         host, port = runner.addresses[0][:2]
         token = mint_token(settings, Role.DISTRICT_ADMIN, "bench-admin", None, timedelta(hours=2))
@@ -1181,7 +1182,7 @@ async def bench(opts: Options, bootstrap: str, tmp: Path) -> Report:
 
 
 def district_communities(opts: Options) -> Any:
-    from ingest.reference import load_communities
+    from pingan.platform.district import load_communities
 
     return load_communities()[: opts.communities]
 

@@ -58,17 +58,17 @@ from graphql_api.access import Role
 from graphql_api.tokens import mint_token
 from ingest.http.auth import DEVICE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from ingest.http.credentials import issue_key
-from ingest.publisher import Publisher
-from ingest.reference import community_ids
 from ingest.simulator.scenario import Scenario
 from ingest.simulator.scoring import Label
-from pingan.consumer_groups import group_lag
-from pingan.device_secrets import DeviceSecretBox
-from pingan.provision import create_topics
-from pingan.settings import Settings
-from pingan.stack import kafka
-from pingan.stack.kafka import free_port
-from pingan.warehouse import Warehouse, open_warehouse
+from pingan.platform.consumer_groups import group_lag
+from pingan.platform.device_secrets import DeviceSecretBox
+from pingan.platform.district import community_ids
+from pingan.platform.provision import create_topics
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.stack import kafka
+from pingan.platform.stack.kafka import free_port
+from pingan.platform.warehouse import Warehouse, open_warehouse
 from schemas.alerts import Alert, WatchlistCategory, WatchlistPlate
 from schemas.credentials import CredentialScheme
 from schemas.events import (
@@ -104,7 +104,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "chaos.json"
 WORKER_ID = "pingan-chaos"
 FAULT_ENV = "PINGAN_TEST_WAREHOUSE_FAULT"
-"""The warehouse's test-only fault hook (pingan/warehouse_faults.py)."""
+"""The warehouse's test-only fault hook (pingan/platform/warehouse_faults.py)."""
 TRANSIENT_FAILURES = 5
 """Inserts failed in a row: the sink backs off doubling from 0.2 s, so 5 take about 6 s and
 stay well inside the stall window."""

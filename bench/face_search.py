@@ -45,9 +45,9 @@ from graphql_api.criteria import TimeWindow
 from graphql_api.face_search_queries import FaceSearchCriteria, coarse_sql, search_faces
 from graphql_api.limits import ReadLimits
 from graphql_api.queries import WarehouseReader
-from pingan.provision import prepare_warehouse
-from pingan.settings import Settings
-from pingan.warehouse import EmbeddedWarehouse, Warehouse
+from pingan.platform.provision import prepare_warehouse
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import EmbeddedWarehouse, Warehouse
 
 RESULTS = Path(__file__).resolve().parent / "results" / "face_search.json"
 DIMS = 128
@@ -56,7 +56,7 @@ COMMUNITIES = 20
 CAMERAS = 300
 BATCH = 250_000
 THRESHOLD = 0.4
-"""The shared test pack's match threshold (ingest/vision/faces/known_packs.yaml)."""
+"""The shared test pack's match threshold (pingan/platform/known_packs.yaml)."""
 TARGET_ROWS = 10_000_000
 TARGET_P95_S = 1.0
 TARGET_RECALL = 0.95

@@ -42,7 +42,7 @@ from ingest.vision.faces.analysis import FaceAnalyser, detector_input
 from ingest.vision.faces.pack import ModelPack, load_pack
 from ingest.vision.faces.service import FaceService
 from ingest.vision.faces.video import VideoAnalysis, read_frames
-from pingan.settings import Settings, get_settings
+from pingan.platform.settings import Settings, get_settings
 from schemas.codec import encode
 from schemas.reference import Device, DeviceKind
 from schemas.topics import DEVICES

@@ -42,12 +42,12 @@ from ingest.modbus.outbox import Outbox
 from ingest.modbus.poller import LinkSettings, Poller, cancel_all
 from ingest.modbus.register_map import Table, load_maps
 from ingest.modbus.simulated import SimulatedDevice, SimulatedSite
-from ingest.publisher import Publisher
-from ingest.reference import community_ids
-from pingan.provision import create_topics
-from pingan.settings import Settings
-from pingan.stack import kafka
-from pingan.stack.kafka import free_port
+from pingan.platform.district import community_ids
+from pingan.platform.provision import create_topics
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.stack import kafka
+from pingan.platform.stack.kafka import free_port
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MIX = ("charging_shed", "charging_shed", "fence_controller", "smoke_detector")

@@ -54,12 +54,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError
 
-from ingest.publisher import Publisher
 from ingest.simulator import District, SimClock, Simulator
-from pingan.provision import create_topics, prepare_warehouse
-from pingan.settings import Settings
-from pingan.stack import kafka
-from pingan.warehouse import Warehouse, open_warehouse
+from pingan.platform.provision import create_topics, prepare_warehouse
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.stack import kafka
+from pingan.platform.warehouse import Warehouse, open_warehouse
 from schemas.alerts import AlertType, WatchlistCategory, WatchlistPlate
 from schemas.codec import decode
 from schemas.events import Event, Record, VehiclePassage, utc_now

@@ -39,10 +39,10 @@ import orjson
 from bench.pipeline import isolate_environment, local_broker, machine, step
 from ingest.http.auth import signature
 from ingest.http.credentials import issue_key
-from ingest.publisher import Publisher
-from ingest.reference import community_ids
-from pingan.provision import create_topics
-from pingan.stack.kafka import free_port
+from pingan.platform.district import community_ids
+from pingan.platform.provision import create_topics
+from pingan.platform.publisher import Publisher
+from pingan.platform.stack.kafka import free_port
 from schemas.credentials import CredentialScheme
 from schemas.events import DeviceKind, Direction, PlateColour, Record, VehiclePassage, utc_now
 from schemas.reference import Device

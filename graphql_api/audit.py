@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaError
 
 from graphql_api.access import Caller
 from graphql_api.errors import InvalidArgument, PublicError
-from ingest.publisher import Publisher
+from pingan.platform.publisher import Publisher
 from schemas.audit import AuditEntry
 from schemas.events import utc_now
 

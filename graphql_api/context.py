@@ -19,10 +19,11 @@ from graphql_api.limits import ReadLimits
 from graphql_api.queries import WarehouseReader, alert_histories
 from graphql_api.reference_registry import ReferenceRegistry
 from graphql_api.types import AlertStep
-from ingest.publisher import Publisher
-from pingan.settings import get_settings
-from pingan.warehouse import Warehouse
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import get_settings
+from pingan.platform.warehouse import Warehouse
 from schemas.reference import Community
+from schemas.rule_config import RuleSpec
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class ApiContext:
     """The hosting process's face model; None without a model pack."""
     reference_registry: ReferenceRegistry = field(default_factory=ReferenceRegistry)
     """Followed from Kafka once needed; stopped with the web app."""
+    rules: tuple[RuleSpec, ...] = ()
+    """The rule catalogue whose thresholds the API shows and edits, handed in by the process
+    that starts the API (the API never imports the rules)."""
 
     @property
     def faces(self) -> FaceEngine:

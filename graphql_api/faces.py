@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from graphql_api.errors import Busy, InvalidArgument, PublicError
-from pingan.images import (
+from pingan.platform.images import (
     IMAGE_DECODES,
     DecodesBusy,
     ImageLimits,
@@ -19,7 +19,7 @@ from pingan.images import (
     UnusableImage,
     checked_size,
 )
-from pingan.settings import get_settings
+from pingan.platform.settings import get_settings
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 

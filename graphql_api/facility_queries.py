@@ -39,14 +39,14 @@ from schemas.alerts import AlertStatus, AlertType, Severity
 from schemas.events import DeviceKind, utc_now
 from schemas.parking import ParkingSession, SessionStatus
 from schemas.reference import DISTRICT_TZ
+from schemas.rule_config import DEVICE_OFFLINE_MINUTES
 from schemas.topics import EVENT_TOPICS
-from streams.rules.device_offline import DeviceOfflineConfig
 
 T = TypeVar("T")
 
 DISTRICT_ZONE = DISTRICT_TZ.tzname(None)
 """ClickHouse's name of the district's time zone (Asia/Shanghai): days start at its midnight."""
-OFFLINE_AFTER = timedelta(minutes=DeviceOfflineConfig().offline_minutes)
+OFFLINE_AFTER = timedelta(minutes=DEVICE_OFFLINE_MINUTES)
 """The DEVICE_OFFLINE rule's default limit, so the API and the rule mostly agree; a community's
 own `offline_minutes` override is not applied here."""
 HEALTH_LOOKBACK = timedelta(days=30)

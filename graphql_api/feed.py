@@ -19,7 +19,7 @@ from types import TracebackType
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from graphql_api.errors import PublicError
-from pingan.settings import kafka_security
+from pingan.platform.settings import kafka_security
 from schemas.alerts import Alert
 from schemas.codec import DecodeError, decode
 from schemas.topics import ALERTS

@@ -19,7 +19,7 @@ from graphql_api.errors import QueryFailed
 from graphql_api.limits import ReadLimits
 from graphql_api.pagination import Cursor, Page, PageRequest
 from graphql_api.types import AlertStep
-from pingan.warehouse import Warehouse, WarehouseError
+from pingan.platform.warehouse import Warehouse, WarehouseError
 from schemas.alerts import Alert
 from schemas.events import VehiclePassage
 

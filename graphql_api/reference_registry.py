@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from pingan.settings import get_settings
+from pingan.platform.reference_data import ReferenceData, ReferenceFollower
+from pingan.platform.settings import get_settings
 from schemas.topics import DEVICES, PARKING_PASSES, RESIDENT_VEHICLES, Topic
-from streams.reference_data import ReferenceData, ReferenceFollower
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from pingan.settings import kafka_security
-from pingan.warehouse import Warehouse
+from pingan.platform.settings import kafka_security
+from pingan.platform.warehouse import Warehouse
 from schemas.codec import DecodeError, decode
 from schemas.faces import ResidentFace
 from schemas.topics import FACE_GALLERY

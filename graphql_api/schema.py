@@ -32,7 +32,7 @@ from graphql_api.resolvers.registry import RegistryMutation, RegistryQuery
 from graphql_api.resolvers.rule_settings import RuleSettingsMutation, RuleSettingsQuery
 from graphql_api.resolvers.vehicles import VehicleQuery
 from graphql_api.resolvers.watchlists import WatchlistMutation
-from pingan.settings import Settings
+from pingan.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 from strawberry.aiohttp.views import GraphQLView
@@ -32,12 +32,13 @@ from graphql_api.reference_registry import ReferenceRegistry
 from graphql_api.resolvers.movements import CropRequest, serve_face_crop
 from graphql_api.schema import build_schema
 from graphql_api.tokens import TokenVerifier
-from ingest.publisher import Publisher
-from ingest.reference import load_communities
-from pingan.health import PIPELINE_HEALTH, RuleFailures
-from pingan.settings import Settings
-from pingan.warehouse import Warehouse, open_warehouse
-from pingan.web import start_site
+from pingan.platform.district import load_communities
+from pingan.platform.health import PIPELINE_HEALTH, RuleFailures
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import Warehouse, open_warehouse
+from pingan.platform.web import start_site
+from schemas.rule_config import RuleSpec
 
 __all__ = ["ApiContext", "api_context", "build_web_app", "run_api", "serve"]
 
@@ -234,8 +235,10 @@ def api_context(
     publisher: Publisher,
     feed: AlertFeed,
     faces: FaceEngine | None = None,
+    rules: Sequence[RuleSpec] = (),
 ) -> ApiContext:
-    """The process-wide services, with the configured read limits."""
+    """The process-wide services, with the configured read limits; `rules` is the catalogue
+    whose thresholds the API shows and edits."""
     return ApiContext(
         warehouse=warehouse,
         publisher=publisher,
@@ -248,10 +251,11 @@ def api_context(
         ),
         face_engine=faces,
         reference_registry=ReferenceRegistry(settings.bootstrap),
+        rules=tuple(rules),
     )
 
 
-async def run_api(settings: Settings) -> None:
+async def run_api(settings: Settings, rules: Sequence[RuleSpec]) -> None:
     """Serve the API on settings.api_host until cancelled."""
     warehouse = open_warehouse(settings)
     try:
@@ -259,7 +263,7 @@ async def run_api(settings: Settings) -> None:
             Publisher(settings.bootstrap) as publisher,
             AlertFeed(settings.bootstrap) as feed,
         ):
-            context = api_context(settings, warehouse, publisher, feed)
+            context = api_context(settings, warehouse, publisher, feed, rules=rules)
             runner = await serve(context, settings, settings.api_host, settings.api_port)
             try:
                 await asyncio.Event().wait()

@@ -45,8 +45,8 @@ from graphql_api.sql_policy import (
     session_settings,
 )
 from graphql_api.tokens import TokenVerifier
-from pingan.settings import Settings
-from pingan.web import start_site
+from pingan.platform.settings import Settings
+from pingan.platform.web import start_site
 
 log = logging.getLogger(__name__)
 

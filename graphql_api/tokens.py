@@ -17,7 +17,7 @@ from typing import Any
 import jwt
 
 from graphql_api.access import Caller, Role, Unauthenticated
-from pingan.settings import Settings
+from pingan.platform.settings import Settings
 from schemas.events import utc_now
 
 SECRET_FILE = "api-token-secret"

@@ -25,11 +25,11 @@ from graphql_api.evidence import (
 )
 from graphql_api.pagination import Cursor, Page, encode_cursor
 from graphql_api.permissions import needs
+from pingan.platform.rule_settings import RuleView, Scope
 from schemas import alerts as alert_records
 from schemas import events, reference
 from schemas.alerts import AlertStatus, AlertType, Severity, SubjectKind, WatchlistCategory
 from schemas.events import Direction, PlateColour
-from streams.rule_settings import RuleView, Scope
 
 strawberry.enum(AlertType, description="What kind of rule raised an alert.")
 strawberry.enum(SubjectKind, description="What an alert is about; its subject is that thing's id.")

@@ -13,9 +13,9 @@ from typing import NoReturn
 import click
 
 from graphql_api.access import Role
-from pingan.district_time import DistrictTime
 from pingan.lazy_commands import LazyCommand, LazyGroup
-from pingan.settings import Settings, get_settings
+from pingan.platform.district_time import DistrictTime
+from pingan.platform.settings import Settings, get_settings
 
 log = logging.getLogger("pingan")
 
@@ -29,7 +29,7 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 def _broker(settings: Settings, start_local: bool) -> str:
     """The local broker is started on demand; an external cluster is only waited for."""
-    from pingan.stack import kafka
+    from pingan.platform.stack import kafka
 
     try:
         if start_local:
@@ -45,7 +45,7 @@ def _broker(settings: Settings, start_local: bool) -> str:
 # Imported when run, not for `pingan --help`: they load Kafka clients and the vision models.
 SUBCOMMANDS = {
     "stack": LazyCommand(
-        "pingan.stack.cli:stack",
+        "pingan.stack_cli:stack",
         "Local Apache Kafka (KRaft) broker, or the cluster named by KAFKA_BOOTSTRAP.",
     ),
     "simulate": LazyCommand(
@@ -95,7 +95,7 @@ def run(duration: float | None, communities: int, rate: float, seed: int) -> Non
     from ingest.simulator.companion import simulator_companion
     from pingan.run_status import StatusLine, status_companion
     from pingan.summary import summarise
-    from streams.worker import run_worker
+    from pingan.worker import run_worker
 
     settings = get_settings()
     logfile = _log_to_file(settings)
@@ -129,7 +129,7 @@ def run(duration: float | None, communities: int, rate: float, seed: int) -> Non
 )
 def worker(api: bool | None) -> None:
     """A stream worker (Faust): rules and the ClickHouse sink."""
-    from streams.worker import run_worker
+    from pingan.worker import run_worker
 
     settings = get_settings()
     _broker(settings, start_local=False)
@@ -144,6 +144,7 @@ def worker(api: bool | None) -> None:
 def api() -> None:
     """The GraphQL API on its own (needs CLICKHOUSE_URL: embedded chDB lives in the worker)."""
     from graphql_api.server import run_api
+    from streams.rules.catalogue import all_rules
 
     settings = get_settings()
     if settings.embedded_clickhouse:
@@ -152,7 +153,7 @@ def api() -> None:
             "Set CLICKHOUSE_URL=clickhouse://host:9000/db to run the API on its own."
         )
     _broker(settings, start_local=False)
-    asyncio.run(run_api(settings))
+    asyncio.run(run_api(settings, all_rules()))
 
 
 @main.command()
@@ -172,7 +173,7 @@ def api() -> None:
 def token(role: str, communities: str | None, ttl: str, sub: str | None) -> None:
     """Mint an API token from the configured secret; the token is the last line printed."""
     from graphql_api.tokens import TokenConfigError, mint_token
-    from ingest.reference import community_ids
+    from pingan.platform.district import community_ids
 
     settings = get_settings()
     chosen = Role(role)
@@ -257,8 +258,8 @@ def _lifetime(text: str) -> timedelta:
 @main.command()
 def migrate() -> None:
     """Create topics and apply ClickHouse migrations (also done by every worker start)."""
-    from pingan.warehouse import WarehouseError
-    from streams.worker import prepare
+    from pingan.platform.warehouse import WarehouseError
+    from pingan.worker import prepare
 
     settings = get_settings()
     _broker(settings, start_local=settings.kafka_bootstrap is None)
@@ -289,7 +290,7 @@ def sql(query: str, fmt: str, token: str | None) -> None:
     """Run an analyst's SQL against the configured ClickHouse.
 
     While a worker holds the embedded chDB, the query goes through its SQL endpoint."""
-    from pingan.warehouse import (
+    from pingan.platform.warehouse import (
         DataDirectoryBusy,
         EmbeddedWarehouse,
         WarehouseError,
@@ -346,10 +347,10 @@ def _count(ctx: click.Context, param: click.Parameter, value: str) -> int:
 @click.option("--seed", type=int, default=1, show_default=True)
 def load_synthetic(events: int, captures: int, days: float, communities: int, seed: int) -> None:
     """Fill the configured warehouse with a district's synthetic history (for sizing)."""
-    from pingan.provision import prepare_warehouse
+    from pingan.platform.provision import prepare_warehouse
+    from pingan.platform.warehouse import WarehouseError, open_warehouse
     from pingan.synthetic import SyntheticPlan
     from pingan.synthetic import load_synthetic as load
-    from pingan.warehouse import WarehouseError, open_warehouse
 
     settings = get_settings()
     plan = SyntheticPlan(events, captures, days, communities, seed)
@@ -419,7 +420,7 @@ def evaluate(
     import orjson
 
     from pingan.evaluation import evaluate as run_evaluation
-    from pingan.stack.kafka import BrokerError, MissingPrerequisite
+    from pingan.platform.stack.kafka import BrokerError, MissingPrerequisite
     from schemas.events import utc_now
 
     if end is not None and end > utc_now():

@@ -24,14 +24,14 @@ from typing import Any
 
 import orjson
 
-from ingest.publisher import Publisher
 from ingest.simulator.scenario import Scenario
 from ingest.simulator.scoring import RuleScore, score
-from pingan.consumer_groups import group_lag
-from pingan.provision import create_topics
-from pingan.settings import Settings
-from pingan.stack import kafka
-from pingan.warehouse import open_warehouse
+from pingan.platform.consumer_groups import group_lag
+from pingan.platform.provision import create_topics
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.stack import kafka
+from pingan.platform.warehouse import open_warehouse
 from schemas.alerts import Alert, AlertType
 from schemas.events import utc_now
 from schemas.topics import ALERTS, ALERTS_BY_PLATE, EVENT_TOPICS, PASSAGES_BY_PLATE

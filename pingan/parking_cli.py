@@ -20,17 +20,17 @@ import orjson
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
-from ingest.publisher import Publisher, publish_now
-from ingest.reference import community_ids
+from pingan.platform.district import community_ids
+from pingan.platform.publisher import Publisher, publish_now
+from pingan.platform.reference_data import ReferenceData, read_reference
+from pingan.platform.rule_settings import READ_TIMEOUT_SECONDS, RuleSettingsError, checked_community
+from pingan.platform.settings import get_settings
 from pingan.rule_settings_cli import parse_assignments
-from pingan.settings import get_settings
 from schemas.events import Record, normalise_plate, utc_now
 from schemas.parking import ParkingPass, ParkingTariff, pass_key
 from schemas.reference import DISTRICT_DEFAULT, DISTRICT_TZ
 from schemas.topics import PARKING_PASSES, PARKING_TARIFFS, Topic
 from streams.parking.book import BUILT_IN, DEFAULT_TARIFF
-from streams.reference_data import ReferenceData, read_reference
-from streams.rule_settings import READ_TIMEOUT_SECONDS, RuleSettingsError, checked_community
 
 BOOKKEEPING = {"community_id", "updated_by", "updated_at"}
 """Tariff fields the command fills in itself."""

@@ -5,7 +5,7 @@ is the district default). A change is a new record for that community, so runnin
 apply it to the next event without a restart. Changes are validated here, before they
 are published, because a worker only logs and ignores an override it cannot use.
 
-Resolution, validation and reading the topic live in `streams.rule_settings` (shared
+Resolution, validation and reading the topic live in `pingan.platform.rule_settings` (shared
 with the API); this module parses PARAM=VALUE, renders and publishes.
 
 Switching off (or muting) a safety rule takes `--confirm-safety-off`: the operator holds the
@@ -24,13 +24,9 @@ import click
 import orjson
 from aiokafka.errors import KafkaError
 
-from ingest.publisher import publish_now
-from ingest.reference import community_ids
-from pingan.settings import get_settings
-from schemas.events import utc_now
-from schemas.reference import DISTRICT_DEFAULT, RuleSettings
-from schemas.topics import RULE_SETTINGS
-from streams.rule_settings import (
+from pingan.platform.district import community_ids
+from pingan.platform.publisher import publish_now
+from pingan.platform.rule_settings import (
     EffectiveParameter,
     RuleSettingsError,
     RuleView,
@@ -45,6 +41,10 @@ from streams.rule_settings import (
     safety_off_reason,
     with_overrides,
 )
+from pingan.platform.settings import get_settings
+from schemas.events import utc_now
+from schemas.reference import DISTRICT_DEFAULT, RuleSettings
+from schemas.topics import RULE_SETTINGS
 from streams.rules.catalogue import all_rules
 from streams.rules.rule import Rule
 

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, TextIO
 
 from aiokafka.errors import KafkaError
 
-from pingan.consumer_groups import group_lag
-from pingan.settings import Settings
-from pingan.warehouse import Warehouse, WarehouseError
+from pingan.platform.consumer_groups import group_lag
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import Warehouse, WarehouseError
 from schemas.topics import EVENT_TOPICS
 
 if TYPE_CHECKING:
-    from streams.worker import Companion, WorkerRun
+    from pingan.worker import Companion, WorkerRun
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from graphql_api.access import Role
 from graphql_api.tokens import TokenConfigError, mint_token
-from pingan.settings import Settings
+from pingan.platform.settings import Settings
 
 TOKEN_LIFETIME = timedelta(minutes=10)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pingan.warehouse import Warehouse
+from pingan.platform.warehouse import Warehouse
 from schemas.topics import ALERTS, DEAD_LETTERS, EVENT_TOPICS
 from streams.sink import SinkStats
 

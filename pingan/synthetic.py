@@ -41,7 +41,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.reference import load_communities
 from ingest.simulator.district import (
     CITY_LETTERS,
     EMBEDDING_DIMS,
@@ -63,7 +62,8 @@ from ingest.simulator.everyday import (
     VISITOR_METHODS,
 )
 from ingest.simulator.rhythm import MOVEMENT_BY_HOUR, OUTBOUND_BY_HOUR, UTC_OFFSET_HOURS
-from pingan.warehouse import Warehouse
+from pingan.platform.district import load_communities
+from pingan.platform.warehouse import Warehouse
 from schemas.alerts import AlertStatus, AlertType, Severity, SubjectKind
 from schemas.events import SCHEMA_VERSION, AccessMethod, DeviceKind, utc_now
 

@@ -3,7 +3,7 @@
 A bearer key is stored only as its SHA-256 (the key is 256 random bits, so a plain hash
 cannot be brute-forced and is cheap to check on every request). An HMAC secret must be
 known to the server to verify signatures, so it is stored sealed (AES-GCM, with the key of
-PINGAN_DEVICE_SECRET_KEY; see pingan/device_secrets.py): the topic never holds it in clear,
+PINGAN_DEVICE_SECRET_KEY; see pingan/platform/device_secrets.py): the topic never holds it in clear,
 and only processes given the key can open it.
 Revoking republishes the record without its secret and with `revoked_at`, which keeps
 the audit trail (who issued, who revoked, when) on the topic.

@@ -11,10 +11,12 @@ from typing import Any
 import faust
 from faust.types import EventT
 
-from ingest.reference import community_ids
-from pingan.health import Stall
-from pingan.settings import Settings
-from pingan.warehouse import Warehouse, event_retention
+from pingan.platform.district import community_ids
+from pingan.platform.health import Stall
+from pingan.platform.reference_data import ReferenceData, ReferenceFollower
+from pingan.platform.rule_settings import RuleThresholds
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import Warehouse, event_retention
 from schemas.alerts import PLATFORM_COMMUNITY, Alert
 from schemas.codec import encode
 from schemas.events import Event, VehiclePassage
@@ -37,8 +39,6 @@ from streams.engine import Arrival, RuleEngine, acting_for
 from streams.intake import Intake
 from streams.parking.book import ParkingBook
 from streams.recovery import SettledTableManager
-from streams.reference_data import ReferenceData, ReferenceFollower
-from streams.rule_settings import RuleThresholds
 from streams.rules.catalogue import all_rules
 from streams.rules.rule import Keying, Rule
 from streams.sink import Message, SinkStats, TableSink, stall_alert

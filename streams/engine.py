@@ -34,13 +34,13 @@ import orjson
 from faust.streams import _current_event, current_event
 from faust.types import EventT
 
-from pingan.health import PIPELINE_HEALTH
+from pingan.platform.health import PIPELINE_HEALTH
+from pingan.platform.rule_settings import RuleThresholds
 from schemas.alerts import Alert
 from schemas.events import Event, utc_now
 from schemas.topics import EVENT_PARTITIONS, Topic
 from streams.alert_book import AlertBook
 from streams.dead_letters import DeadLetter
-from streams.rule_settings import RuleThresholds
 from streams.rules.rule import Keying, Outcome, Reference, Rule, RuleState
 from streams.staged_writes import StagedWrites
 

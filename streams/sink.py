@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from pingan.health import PIPELINE_HEALTH, Stall
-from pingan.warehouse import Warehouse, WarehouseError
+from pingan.platform.health import PIPELINE_HEALTH, Stall
+from pingan.platform.warehouse import Warehouse, WarehouseError
 from schemas.alerts import PLATFORM_COMMUNITY, Alert, AlertType, Severity, SubjectKind
 from schemas.codec import DecodeError
 from schemas.events import Record, utc_now

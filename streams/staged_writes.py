@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from mode import Service
 
-from pingan.settings import kafka_security
+from pingan.platform.settings import kafka_security
 
 MAX_BATCH_BYTES = 1_000_000
 """Above the largest rule state record, which PINGAN_RULE_STATE_MAX_BYTES caps below 900 KB."""

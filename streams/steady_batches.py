@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pingan.health import PIPELINE_HEALTH, Stall
+from pingan.platform.health import PIPELINE_HEALTH, Stall
 from schemas.events import utc_now
 
 log = logging.getLogger(__name__)

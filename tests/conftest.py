@@ -20,11 +20,11 @@ from click.testing import CliRunner
 from graphql_api.access import Role
 from graphql_api.tokens import mint_token
 from pingan.cli import main
-from pingan.consumer_groups import group_lag
-from pingan.provision import create_topics
-from pingan.settings import Settings, get_settings
-from pingan.stack import kafka
-from pingan.stack.kafka import free_port
+from pingan.platform.consumer_groups import group_lag
+from pingan.platform.provision import create_topics
+from pingan.platform.settings import Settings, get_settings
+from pingan.platform.stack import kafka
+from pingan.platform.stack.kafka import free_port
 from schemas.topics import Topic
 
 REPO = Path(__file__).resolve().parent.parent

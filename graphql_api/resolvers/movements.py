@@ -13,7 +13,6 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from pathlib import Path
 
 import strawberry
@@ -49,8 +48,8 @@ from graphql_api.permissions import needs
 from graphql_api.reference_registry import ReferenceRegistry
 from graphql_api.resolvers.common import ApiInfo, audit
 from graphql_api.types import Alert, Connection, VehiclePassage, connection
-from ingest.vision.faces.pack import PACK_CONFIG, PackError, file_sha256, pack_config
-from pingan.settings import get_settings
+from pingan.platform.face_pack import pack_match_threshold
+from pingan.platform.settings import get_settings
 from schemas.events import AccessMethod, utc_now
 from schemas.parking import ParkingPass
 from schemas.reference import DeviceKind, ResidentVehicle
@@ -301,25 +300,6 @@ async def _match_threshold() -> float:
     if threshold is None:
         raise FaceMatchUnavailable
     return threshold
-
-
-@cache
-def pack_match_threshold(directory: Path) -> float | None:
-    """From the pack's config without loading its models: its own `pingan-face.yaml`, else
-    the known entry for whichever of its .onnx files is a known recogniser."""
-    try:
-        if (directory / PACK_CONFIG).exists():
-            return pack_config(directory, "", "").match_threshold
-        for model in sorted(directory.glob("*.onnx")):
-            try:
-                return pack_config(directory, file_sha256(model), model.name).match_threshold
-            except PackError:
-                continue
-    except (OSError, PackError) as exc:
-        log.error("cannot read the face model pack's match threshold in %s: %s", directory, exc)
-        return None
-    log.error("no config for the face model pack in %s: no match threshold", directory)
-    return None
 
 
 async def _door_face_crops(

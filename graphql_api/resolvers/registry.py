@@ -47,15 +47,15 @@ from graphql_api.registry_types import (
 )
 from graphql_api.resolvers.common import ApiInfo, audit, checked_note, publish
 from graphql_api.resolvers.watchlists import NOTE_MAX_LENGTH
-from pingan.settings import get_settings
-from pingan.warehouse import WarehouseError
+from pingan.platform.reference_data import ReferenceData, read_reference
+from pingan.platform.settings import get_settings
+from pingan.platform.warehouse import WarehouseError
 from schemas.alerts import WatchlistFace
 from schemas.codec import encode
 from schemas.events import Record, utc_now
 from schemas.faces import ResidentFace, gallery_key
 from schemas.reference import Resident, ResidentVehicle
 from schemas.topics import FACE_GALLERY, RESIDENT_VEHICLES, RESIDENTS, WATCHLIST_FACES, Topic
-from streams.reference_data import ReferenceData, read_reference
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,7 @@ from graphql_api.errors import InvalidArgument, QueryFailed
 from graphql_api.permissions import needs
 from graphql_api.resolvers.common import ApiInfo, audit, checked_note, publish
 from graphql_api.types import RuleSettings
-from pingan.settings import get_settings
-from schemas import reference
-from schemas.reference import DISTRICT_DEFAULT
-from streams.rule_settings import (
+from pingan.platform.rule_settings import (
     RuleSettingsError,
     SettingsUnavailable,
     checked_community,
@@ -30,7 +27,9 @@ from streams.rule_settings import (
     safety_off_reason,
     with_overrides,
 )
-from streams.rules.catalogue import all_rules
+from pingan.platform.settings import get_settings
+from schemas import reference
+from schemas.reference import DISTRICT_DEFAULT
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,10 @@ class RuleSettingsQuery:
     ) -> list[RuleSettings]:
         community_id = _settings_scope(info, community_id)
         settings = await _current_rule_settings()
-        return [RuleSettings.from_view(effective(r, settings, community_id)) for r in all_rules()]
+        return [
+            RuleSettings.from_view(effective(r, settings, community_id))
+            for r in info.context.api.rules
+        ]
 
 
 @strawberry.type
@@ -72,7 +74,7 @@ class RuleSettingsMutation:
             )
         rule = checked_note("rule", rule, RULE_NAME_MAX_LENGTH)
         try:
-            chosen = rule_named(rule)
+            chosen = rule_named(rule, info.context.api.rules)
             settings = await _current_rule_settings()
             overrides = merged_overrides(chosen, settings, community_id, params)
         except RuleSettingsError as exc:

@@ -33,8 +33,7 @@ from ingest.http.forwarding import Forwarder
 from ingest.http.recent import RecentEvents
 from ingest.http.refusal import Refusal
 from ingest.http.snapshots import Snapshot, SnapshotAnalyser, UploadTimes, snapshot_parts
-from ingest.publisher import Publisher
-from pingan.images import (
+from pingan.platform.images import (
     IMAGE_DECODES,
     DecodesBusy,
     ImageLimits,
@@ -42,8 +41,10 @@ from pingan.images import (
     UnusableImage,
     checked_size,
 )
-from pingan.settings import Settings
-from pingan.warehouse import event_retention
+from pingan.platform.publisher import Publisher
+from pingan.platform.reference_data import ReferenceFollower
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import event_retention
 from schemas.events import (
     BraceletReading,
     CameraAnalytics,
@@ -54,7 +55,6 @@ from schemas.events import (
     utc_now,
 )
 from schemas.reference import Device
-from streams.reference_data import ReferenceFollower
 
 log = logging.getLogger(__name__)
 

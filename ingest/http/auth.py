@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ingest.http.credentials import DeviceDirectory
 from ingest.http.refusal import Refusal
-from pingan.device_secrets import DeviceSecretKeyError
+from pingan.platform.device_secrets import DeviceSecretKeyError
 from schemas.credentials import CredentialScheme, DeviceCredential
 from schemas.reference import Device
 

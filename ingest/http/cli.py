@@ -16,14 +16,14 @@ import click
 from aiokafka.errors import KafkaError
 
 from ingest.http.credentials import DeviceDirectory, issue_key, revoked
-from ingest.publisher import publish_now
-from pingan.device_secrets import DeviceSecretKeyError
-from pingan.provision import create_topics
-from pingan.settings import get_settings
+from pingan.platform.device_secrets import DeviceSecretKeyError
+from pingan.platform.provision import create_topics
+from pingan.platform.publisher import publish_now
+from pingan.platform.reference_data import ReferenceFollower
+from pingan.platform.settings import get_settings
 from schemas.credentials import CredentialScheme, DeviceCredential
 from schemas.events import utc_now
 from schemas.topics import DEVICE_CREDENTIALS, DEVICES
-from streams.reference_data import ReferenceFollower
 
 READ_TIMEOUT_SECONDS = 30.0
 

@@ -12,13 +12,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from pingan.device_secrets import DeviceSecretBox
-from pingan.settings import Settings, get_settings
+from pingan.platform.device_secrets import DeviceSecretBox
+from pingan.platform.reference_data import ReferenceData
+from pingan.platform.settings import Settings, get_settings
 from schemas.codec import encode
 from schemas.credentials import CredentialScheme, DeviceCredential
 from schemas.events import Record
 from schemas.topics import DEVICE_CREDENTIALS, TOPIC_FOR_RECORD
-from streams.reference_data import ReferenceData
 
 KEY_PREFIX = {CredentialScheme.BEARER: "pgk_", CredentialScheme.HMAC: "pgs_"}
 """Makes a leaked key recognisable to secret scanners and tells the two kinds apart."""

@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaError
 
 from ingest.http.recent import EventKey, RecentEvents, event_key
 from ingest.http.refusal import Refusal
-from ingest.publisher import Publisher
+from pingan.platform.publisher import Publisher
 from schemas.events import Event
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from aiohttp import web
 from ingest.http.app import PREFIX, ingest_app
 from ingest.http.snapshots import SnapshotAnalyser
 from ingest.vision.faces.service import started_for_uploads
-from pingan.provision import create_topics
-from pingan.settings import Settings
-from pingan.web import start_site
+from pingan.platform.provision import create_topics
+from pingan.platform.settings import Settings
+from pingan.platform.web import start_site
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from aiokafka.errors import KafkaError
 from ingest.modbus.devices import DeviceConfigError, load_devices
 from ingest.modbus.register_map import MAPS_DIR
 from ingest.modbus.service import run_poller
-from pingan.settings import get_settings
+from pingan.platform.settings import get_settings
 
 
 @click.command()

@@ -22,8 +22,8 @@ from ingest.modbus.devices import ModbusDevice
 from ingest.modbus.link import PollError
 from ingest.modbus.poller import Poller
 from ingest.modbus.register_map import Table
-from ingest.publisher import Publisher
-from pingan.settings import kafka_security
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import kafka_security
 from schemas.alerts import Alert, AlertStatus, AlertType
 from schemas.codec import DecodeError, decode
 from schemas.commands import CommandAction, CommandOutcome, DeviceCommand

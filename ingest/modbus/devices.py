@@ -33,7 +33,7 @@ from ingest.modbus.register_map import (
     explain,
     load_maps,
 )
-from ingest.reference import community_ids
+from pingan.platform.district import community_ids
 from schemas.events import NonEmpty
 
 

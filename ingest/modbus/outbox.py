@@ -16,7 +16,7 @@ import logging
 from collections import deque
 from collections.abc import Iterable
 
-from ingest.publisher import Publisher
+from pingan.platform.publisher import Publisher
 from schemas.events import Record
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from ingest.modbus.commands import StopChargingExecutor
 from ingest.modbus.devices import ModbusDevice
 from ingest.modbus.outbox import Outbox
 from ingest.modbus.poller import LinkSettings, Poller, cancel_all
-from ingest.publisher import Publisher
-from pingan.settings import Settings
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -10,15 +10,15 @@ from pathlib import Path
 import click
 from aiokafka.errors import KafkaError
 
-from ingest.publisher import Publisher
-from ingest.reference import load_communities
 from ingest.simulator.clock import SimClock
 from ingest.simulator.district import District
 from ingest.simulator.everyday import HEARTBEAT_S
 from ingest.simulator.simulation import SimulationReport, Simulator
-from pingan.district_time import DistrictTime
-from pingan.provision import create_topics
-from pingan.settings import get_settings
+from pingan.platform.district import load_communities
+from pingan.platform.district_time import DistrictTime
+from pingan.platform.provision import create_topics
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import get_settings
 
 
 @click.command("simulate")

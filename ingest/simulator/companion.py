@@ -6,13 +6,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from ingest.publisher import Publisher
-from ingest.reference import load_communities
 from ingest.simulator.clock import SimClock
 from ingest.simulator.district import District
 from ingest.simulator.incidents import OFFICER_INCIDENTS
 from ingest.simulator.simulation import Simulator
-from pingan.settings import Settings
+from pingan.platform.district import load_communities
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from ingest.reference import load_communities
+from pingan.platform.district import load_communities
 from schemas import reference
 from schemas.alerts import WatchlistCategory, WatchlistFace, WatchlistPlate
 from schemas.events import DeviceKind, PlateColour, Record, Wearer, utc_now

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 
-from ingest.reference import load_communities
 from ingest.simulator.district import District, DistrictSize
 from ingest.simulator.scenario_incidents import INCIDENTS, NEAR_MISSES
 from ingest.simulator.scenario_life import plan_bracelets, plan_devices, plan_everyday_life
@@ -31,6 +30,7 @@ from ingest.simulator.scenario_world import (
     ms,
 )
 from ingest.simulator.scoring import Label
+from pingan.platform.district import load_communities
 from schemas.events import Event, Record
 
 SCENARIO_SIZE = DistrictSize(

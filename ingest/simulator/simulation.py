@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.publisher import Publisher
 from ingest.simulator.clock import SimClock
 from ingest.simulator.district import District
 from ingest.simulator.everyday import HEARTBEAT_S, EverydayLife
 from ingest.simulator.incidents import WATCHLIST_ONLY, IncidentLabel, Incidents, LabelLog
 from ingest.simulator.malformed import MalformedMessage, MalformedSource
+from pingan.platform.publisher import Publisher
 from schemas.alerts import AlertType, WatchlistPlate
 from schemas.events import Event, Record, utc_now
 from schemas.topics import VEHICLE_PASSAGES

@@ -1,5 +1,5 @@
 -- Reference data for joins: the district's communities, reloaded from
--- ingest/reference/communities.yaml at every start.
+-- pingan/platform/communities.yaml at every start.
 
 CREATE TABLE IF NOT EXISTS communities
 (

@@ -22,7 +22,8 @@ import faust
 from faust.streams import current_event
 from faust.types import EventT
 
-from pingan.settings import Settings
+from pingan.platform.reference_data import ReferenceData
+from pingan.platform.settings import Settings
 from schemas.codec import encode
 from schemas.events import VehiclePassage
 from schemas.parking import ParkingSession, ParkingTariff
@@ -35,7 +36,6 @@ from schemas.topics import (
 from streams.engine import Arrival, acting_for
 from streams.parking.ledger import PlateLedger, Terms, Timing, record, tick, wake_at
 from streams.parking.pairing import Read
-from streams.reference_data import ReferenceData
 from streams.staged_writes import StagedWrites
 
 log = logging.getLogger(__name__)

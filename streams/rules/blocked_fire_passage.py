@@ -18,6 +18,7 @@ from pydantic import Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
 from schemas.events import CameraAnalytics, CameraAnalyticsKind, Event
+from schemas.rule_config import SuppressMinutes
 from streams.rules.rule import (
     Clearance,
     Explanation,
@@ -27,7 +28,6 @@ from streams.rules.rule import (
     Rule,
     RuleConfig,
     RuleState,
-    SuppressMinutes,
     evidence_of,
     hhmm,
 )

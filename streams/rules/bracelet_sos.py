@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from schemas.alerts import AlertType, Severity, SubjectKind
 from schemas.events import BraceletReading, Event, Wearer
+from schemas.rule_config import SuppressMinutes
 from streams.rules.rule import (
     Explanation,
     Finding,
@@ -14,7 +15,6 @@ from streams.rules.rule import (
     Rule,
     RuleConfig,
     RuleState,
-    SuppressMinutes,
     evidence_of,
     hhmm,
 )

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
 from schemas.events import DeviceKind, DeviceTelemetry, Event
+from schemas.rule_config import SuppressMinutes
 from streams.rules.rule import (
     Clearance,
     Explanation,
@@ -35,7 +36,6 @@ from streams.rules.rule import (
     Rule,
     RuleConfig,
     RuleState,
-    SuppressMinutes,
     evidence_of,
     hhmm,
 )

@@ -31,6 +31,7 @@ from pydantic import Field
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
 from schemas.events import DeviceKind, DeviceTelemetry, Event
 from schemas.reference import Device
+from schemas.rule_config import DEVICE_OFFLINE_MINUTES, SuppressMinutes
 from streams.rules.rule import (
     Clearance,
     Explanation,
@@ -40,7 +41,6 @@ from streams.rules.rule import (
     Rule,
     RuleConfig,
     RuleState,
-    SuppressMinutes,
     hhmm,
 )
 
@@ -66,7 +66,7 @@ KIND_ZH = {
 
 
 class DeviceOfflineConfig(RuleConfig):
-    offline_minutes: Annotated[float, Field(ge=1, le=1440)] = 5.0
+    offline_minutes: Annotated[float, Field(ge=1, le=1440)] = DEVICE_OFFLINE_MINUTES
     high_kinds: Annotated[tuple[DeviceKind, ...], Field(max_length=len(DeviceKind))] = (
         DeviceKind.FENCE_CONTROLLER,
         DeviceKind.CAMERA,

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
 from schemas.events import DoorAccess, Event, FaceCapture
+from schemas.places import camera_place
 from schemas.reference import Resident
 from streams.rules.rule import (
     Clearance,
@@ -31,7 +32,6 @@ from streams.rules.rule import (
     evidence_of,
     local_time,
 )
-from streams.rules.visitor_gallery import camera_place
 
 
 class ElderlyNotSeenConfig(RuleConfig):

@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
 from schemas.events import DoorAccess, DoorKind, Event, FaceCapture
+from schemas.places import unit_door_of
 from schemas.reference import DISTRICT_TZ
 from streams.rules.rule import (
     Explanation,
@@ -40,7 +41,7 @@ from streams.rules.rule import (
     evidence_of,
     local_time,
 )
-from streams.rules.visitor_gallery import FaceMatchConfig, VisitorGallery, listed, unit_door_of
+from streams.rules.visitor_gallery import FaceMatchConfig, VisitorGallery, listed
 
 
 class GroupRentingConfig(FaceMatchConfig):

@@ -17,6 +17,7 @@ import numpy as np
 
 from schemas.alerts import AlertType, Severity, SubjectKind, WatchlistFace
 from schemas.events import Event, FaceCapture
+from schemas.places import camera_place
 from streams.rules.rule import (
     Explanation,
     Finding,
@@ -28,7 +29,7 @@ from streams.rules.rule import (
     hhmm,
     local_time,
 )
-from streams.rules.visitor_gallery import FaceMatchConfig, camera_place
+from streams.rules.visitor_gallery import FaceMatchConfig
 
 SCREENING_FLOOR = 0.3
 """Scores below this never reach `apply`: 3.4 standard deviations above chance for two

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
 from schemas.events import Event, FaceCapture
+from schemas.places import unit_door_of
 from streams.rules.rule import (
     Explanation,
     Finding,
@@ -38,7 +39,7 @@ from streams.rules.rule import (
     hhmm,
     local_time,
 )
-from streams.rules.visitor_gallery import FaceMatchConfig, VisitorGallery, listed, unit_door_of
+from streams.rules.visitor_gallery import FaceMatchConfig, VisitorGallery, listed
 
 
 class MlmGatheringConfig(FaceMatchConfig):

@@ -27,6 +27,7 @@ from schemas.events import (
     PerimeterAlarm,
     PerimeterAlarmKind,
 )
+from schemas.rule_config import SuppressMinutes
 from streams.rules.rule import (
     Attachment,
     Explanation,
@@ -36,7 +37,6 @@ from streams.rules.rule import (
     Rule,
     RuleConfig,
     RuleState,
-    SuppressMinutes,
     evidence_of,
     hhmm,
 )

@@ -27,31 +27,10 @@ from schemas.reference import (
     Resident,
     ResidentVehicle,
 )
-
-WEEK_MINUTES = 7 * 24 * 60
-
-SuppressMinutes = Annotated[float, Field(ge=0, le=WEEK_MINUTES)]
-"""Quiet time after a resolve: up to a week. Rules that redeclare the default must keep
-this type, or the bound is lost."""
+from schemas.rule_config import RuleConfig
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
 """A share or a confidence."""
-
-
-class RuleConfig(BaseModel):
-    """A rule's thresholds; every field can be overridden per community at run time.
-
-    Every numeric field declares inclusive bounds (`Field(ge=..., le=...)`) and every tuple a
-    `max_length`: values come from officers at run time, and one beyond what the rule can
-    use (a suppression of 1e300 minutes overflows every finding) must be refused on entry.
-    NaN and infinities are refused for the same reason. `rules show` lists the bounds.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    enabled: bool = True
-    suppress_minutes: SuppressMinutes = 30.0
-    """After an alert resolves, the same subject stays quiet this long."""
 
 
 class RuleState(BaseModel):

@@ -7,22 +7,20 @@ one rule): the same face at two units, or under two rules, gets two ids. Centroi
 stored as base64 float16 (344 characters for 128 dimensions) because states are rewritten
 as JSON after every event.
 
-Also here: where a face camera looks (the visitor rules key on unit doors), and how lists of
-visitor ids are named in explanations.
+Also here: how lists of visitor ids are named in explanations.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections.abc import Collection, Sequence
 from typing import Annotated
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from streams.rules.rule import Reference, RuleConfig, sample
+from streams.rules.rule import RuleConfig, sample
 
 CENTROID_WEIGHT_CAP = 20
 """A centroid averages at most this many captures, so later captures (new glasses, another
@@ -32,8 +30,6 @@ MAX_VISITORS_PER_DOOR = 500
 counted, so a camera facing a crowd cannot grow one door's state without bound."""
 LISTED_IDS = 10
 """Ids named in one list of an explanation: enough to cross-check, short enough to read."""
-UNIT_DOOR = re.compile(r"-b\d+-u\d+$")
-"""Unit doors are named `<community>-b<building>-u<unit>`, e.g. c01-b03-u2."""
 
 
 class FaceMatchConfig(RuleConfig):
@@ -124,18 +120,3 @@ def encode(vector: np.ndarray) -> str:
 
 def decode(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<f2").astype(np.float32)
-
-
-def camera_place(camera_id: str, reference: Reference) -> str:
-    """The door (or other place) a camera watches: its device's `place`, else its id without
-    the `-cam` suffix (the district's naming, for cameras not yet in reference data)."""
-    device = reference.device(camera_id)
-    if device is not None and device.place:
-        return device.place
-    return camera_id.removesuffix("-cam")
-
-
-def unit_door_of(camera_id: str, reference: Reference) -> str | None:
-    """The unit door a camera watches; None for gates, elevators and public areas."""
-    place = camera_place(camera_id, reference)
-    return place if UNIT_DOOR.search(place) else None

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from pingan.stack.kafka import free_port
+from pingan.platform.stack.kafka import free_port
 from tests.browser.harness import CHROMIUM, NO_CHROMIUM, VIEW_TIMEOUT_MS, Console
 from tests.conftest import WorkerProcess
 

@@ -30,8 +30,8 @@ from playwright.sync_api import (
 
 from graphql_api.access import Role
 from graphql_api.tokens import mint_token
-from ingest.publisher import Publisher
-from pingan.settings import Settings
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
 from schemas.events import Event, PerimeterAlarm, PerimeterAlarmKind, utc_now
 from tests.conftest import REPO, WorkerProcess
 

@@ -22,8 +22,8 @@ import pyarrow as pa
 
 from ingest.simulator.district import CameraRole, District, Site
 from ingest.simulator.everyday import EverydayLife
+from pingan.platform.warehouse import EmbeddedWarehouse, Warehouse
 from pingan.synthetic import SyntheticPlan, load_synthetic
-from pingan.warehouse import EmbeddedWarehouse, Warehouse
 from schemas.audit import AlertAction, AuditEntry
 from schemas.commands import CommandAction, CommandOutcome, DeviceCommand
 from schemas.events import (

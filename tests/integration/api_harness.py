@@ -25,17 +25,18 @@ from graphql_api.faces import FaceEngine
 from graphql_api.feed import AlertFeed
 from graphql_api.server import ApiContext, api_context, serve
 from graphql_api.tokens import mint_token
-from ingest.publisher import Publisher
 from ingest.vision.faces.service import FaceService
-from pingan.provision import prepare_warehouse
-from pingan.settings import Settings, get_settings
-from pingan.warehouse import EmbeddedWarehouse, Warehouse
+from pingan.platform.provision import prepare_warehouse
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings, get_settings
+from pingan.platform.warehouse import EmbeddedWarehouse, Warehouse
+from pingan.worker import FaceServiceEngine
 from schemas.audit import AuditEntry
 from schemas.codec import decode
 from schemas.events import Record
 from schemas.reference import Device
 from schemas.topics import AUDIT_LOG
-from streams.worker import FaceServiceEngine
+from streams.rules.catalogue import all_rules
 
 ADMIN = (Role.DISTRICT_ADMIN, None)
 OFFICER = (Role.DISTRICT_OFFICER, None)
@@ -195,7 +196,7 @@ async def running_api(
         AlertFeed(bootstrap) as feed,
         aiohttp.ClientSession() as http,
     ):
-        context = api_context(settings, warehouse, publisher, feed, faces)
+        context = api_context(settings, warehouse, publisher, feed, faces, all_rules())
         runner = await serve(context, settings, "127.0.0.1", 0)
         host, port = runner.addresses[0][:2]
         try:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pingan.settings import get_settings
+from pingan.platform.settings import get_settings
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from pingan.settings import get_settings
+from pingan.platform.settings import get_settings
+from pingan.worker import run_worker
 from schemas.alerts import AlertType, Severity, SubjectKind
 from schemas.events import BraceletReading, Event
 from streams.rules.catalogue import all_rules
@@ -26,7 +27,6 @@ from streams.rules.rule import (
     RuleState,
     evidence_of,
 )
-from streams.worker import run_worker
 
 POISON = "poison-"
 TALLY_PREFIX = "tally-"

@@ -8,10 +8,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from pingan.settings import get_settings
+from pingan.platform.settings import get_settings
+from pingan.worker import run_worker
 from streams.engine import Arrival
 from streams.parking.book import ParkingBook
-from streams.worker import run_worker
 
 FLAKY_MARK = "-flaky-"
 FLAKY_FAILURES = 3

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from pingan.settings import get_settings
-from pingan.warehouse import EmbeddedWarehouse
+from pingan.platform.settings import get_settings
+from pingan.platform.warehouse import EmbeddedWarehouse
 from schemas.alerts import Alert, AlertType, Evidence, Severity, SubjectKind
 from schemas.events import (
     BoundingBox,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pingan.warehouse import EmbeddedWarehouse, WarehouseError
+from pingan.platform.warehouse import EmbeddedWarehouse, WarehouseError
 from tests.integration.analyst_district import analyst_district
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from graphql_api.access import Role
-from pingan.warehouse import EmbeddedWarehouse
+from pingan.platform.warehouse import EmbeddedWarehouse
 from schemas.alerts import Alert, AlertType, Severity, SubjectKind
 from schemas.audit import AlertAction, AuditEntry
 from schemas.events import utc_now

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from graphql_api.facility_queries import district_midnight
-from pingan.warehouse import EmbeddedWarehouse
+from pingan.platform.warehouse import EmbeddedWarehouse
 from schemas.events import Direction, PlateColour, VehiclePassage, utc_now
 from schemas.parking import ParkingSession, SessionStatus
 from tests.integration.api_harness import (

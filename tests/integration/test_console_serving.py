@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from yarl import URL
 
-from pingan.settings import Settings
-from pingan.warehouse import EmbeddedWarehouse
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import EmbeddedWarehouse
 from tests.integration.api_harness import Api, api_settings, prepared_warehouse, running_api
 
 pytestmark = pytest.mark.integration

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from ingest.publisher import Publisher
-from pingan.settings import Settings
-from pingan.warehouse import open_warehouse
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import open_warehouse
 from schemas.events import DeviceKind, DeviceTelemetry, Event, utc_now
 from schemas.topics import ALERTS, EVENT_TOPICS
 from tests.conftest import WorkerProcess, eventually, group_caught_up

@@ -24,9 +24,9 @@ from pydantic import SecretStr
 from ingest.http.auth import DEVICE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from ingest.http.credentials import IssuedKey, issue_key
 from ingest.http.server import serve_webhooks
-from ingest.publisher import Publisher
-from pingan.device_secrets import DeviceSecretBox
-from pingan.settings import Settings
+from pingan.platform.device_secrets import DeviceSecretBox
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
 from schemas.credentials import CredentialScheme
 from schemas.events import DeviceKind, utc_now
 from schemas.reference import Device

@@ -25,12 +25,12 @@ from graphql_api.criteria import TimeWindow
 from graphql_api.errors import MASKED_MESSAGE
 from graphql_api.face_search_queries import FaceSearchCriteria, search_faces, unit
 from ingest.vision.faces.service import FaceService
-from pingan.settings import Settings
-from pingan.warehouse import EmbeddedWarehouse
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import EmbeddedWarehouse
+from pingan.worker import FaceServiceEngine
 from schemas.audit import AuditEntry
 from schemas.events import BoundingBox, FaceCapture, Record, utc_now
 from schemas.reference import Device, DeviceKind
-from streams.worker import FaceServiceEngine
 from tests.integration.api_harness import (
     ADMIN,
     ANALYST,

@@ -19,9 +19,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ingest.http.credentials import issue_key
 from ingest.http.server import serve_webhooks
-from ingest.publisher import Publisher
 from ingest.vision.faces.service import FaceService, started_for_uploads
-from pingan.settings import Settings
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
 from schemas.codec import decode
 from schemas.credentials import CredentialScheme
 from schemas.events import DoorAccess, FaceCapture, utc_now

@@ -19,7 +19,7 @@ from graphql_api.context import ApiContext, CallContext
 from graphql_api.facility_queries import district_midnight
 from graphql_api.queries import WarehouseReader
 from graphql_api.schema import build_schema
-from pingan.warehouse import EmbeddedWarehouse
+from pingan.platform.warehouse import EmbeddedWarehouse
 from schemas.alerts import Alert, AlertStatus, AlertType, Severity, SubjectKind
 from schemas.events import (
     AccessMethod,

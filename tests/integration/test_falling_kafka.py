@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from ingest.publisher import Publisher
 from ingest.vision.falling.camera import FacadeCamera, watch_facade
 from ingest.vision.falling.synthetic import Drop, Facade, Scene, SceneRenderer
 from ingest.vision.falling.video import VideoError
-from pingan.settings import Settings
-from pingan.warehouse import EmbeddedWarehouse, migrate
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import EmbeddedWarehouse, migrate
 from schemas.codec import decode
 from schemas.events import CameraAnalytics, CameraAnalyticsKind
 from schemas.topics import CAMERA_ANALYTICS

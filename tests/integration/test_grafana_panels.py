@@ -19,7 +19,7 @@ from types import ModuleType
 import pytest
 import yaml
 
-from pingan.warehouse import EmbeddedWarehouse
+from pingan.platform.warehouse import EmbeddedWarehouse
 from tests.integration.analyst_district import analyst_district
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ import websockets
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from graphql_api.feed import AlertSubscription
-from ingest.reference import load_communities
-from pingan.warehouse import EmbeddedWarehouse
+from pingan.platform.district import load_communities
+from pingan.platform.warehouse import EmbeddedWarehouse
 from schemas.alerts import (
     Alert,
     AlertStatus,

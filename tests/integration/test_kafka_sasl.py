@@ -25,11 +25,11 @@ from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from pydantic import SecretStr
 
 from ingest.http.credentials import issue_key
-from ingest.publisher import Publisher
-from pingan.provision import TopicsRefused, align_retention, create_topics
-from pingan.settings import Settings, get_settings
-from pingan.stack import kafka
-from pingan.stack.kafka import free_port
+from pingan.platform.provision import TopicsRefused, align_retention, create_topics
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings, get_settings
+from pingan.platform.stack import kafka
+from pingan.platform.stack.kafka import free_port
 from schemas.credentials import CredentialScheme
 from schemas.events import AccessMethod, DoorAccess, DoorKind, utc_now
 from schemas.topics import DEAD_LETTERS, DOOR_ACCESS, FACE_CAPTURES

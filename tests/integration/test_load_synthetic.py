@@ -20,11 +20,11 @@ from graphql_api.access import Role
 from graphql_api.feed import AlertFeed
 from graphql_api.server import api_context, serve
 from graphql_api.tokens import mint_token
-from ingest.publisher import Publisher
 from pingan.cli import main
-from pingan.settings import Settings, get_settings
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings, get_settings
+from pingan.platform.warehouse import Warehouse, open_warehouse
 from pingan.synthetic import SYNTHETIC_PARTITION, SyntheticPlan
-from pingan.warehouse import Warehouse, open_warehouse
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from pingan.settings import Settings
-from pingan.stack import kafka
+from pingan.platform.settings import Settings
+from pingan.platform.stack import kafka
 
 pytestmark = pytest.mark.integration
 

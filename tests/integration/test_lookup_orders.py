@@ -35,7 +35,7 @@ from graphql_api.queries import (
     passage_conditions,
     passages_page,
 )
-from pingan.warehouse import EmbeddedWarehouse
+from pingan.platform.warehouse import EmbeddedWarehouse
 from schemas.events import (
     AccessMethod,
     BoundingBox,

@@ -30,8 +30,8 @@ import cv2
 import pytest
 
 from ingest.vision.faces.service import FaceService
-from pingan.settings import Settings
-from pingan.warehouse import EmbeddedWarehouse
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import EmbeddedWarehouse
 from schemas.events import DoorAccess, Event, FaceCapture, utc_now
 from schemas.reference import Device, DeviceKind
 from tests.integration.api_harness import (

@@ -23,9 +23,9 @@ from ingest.modbus.outbox import Outbox
 from ingest.modbus.poller import LinkSettings, Poller, cancel_all
 from ingest.modbus.register_map import load_maps
 from ingest.modbus.simulated import SimulatedDevice, SimulatedSite
-from ingest.publisher import Publisher
-from ingest.reference import community_ids
 from ingest.simulator.everyday import slot_metrics
+from pingan.platform.district import community_ids
+from pingan.platform.publisher import Publisher
 from schemas.alerts import AlertStatus, AlertType
 from schemas.codec import decode
 from schemas.commands import CommandOutcome, DeviceCommand

@@ -20,9 +20,9 @@ import pytest
 import yarl
 
 from graphql_api.evidence import CROPS_PATH
-from ingest.publisher import Publisher
-from pingan.settings import get_settings
-from pingan.warehouse import EmbeddedWarehouse
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import get_settings
+from pingan.platform.warehouse import EmbeddedWarehouse
 from schemas.alerts import Alert, AlertType, Evidence, Severity, SubjectKind
 from schemas.audit import AuditEntry
 from schemas.events import (

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from ingest.publisher import Publisher
-from ingest.reference import community_ids
-from pingan.provision import prepare_warehouse
-from pingan.settings import Settings
-from pingan.stack.kafka import free_port
-from pingan.warehouse import open_warehouse
+from pingan.platform.district import community_ids
+from pingan.platform.provision import prepare_warehouse
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.stack.kafka import free_port
+from pingan.platform.warehouse import open_warehouse
 from schemas.alerts import Alert, AlertStatus, AlertType, Severity, SubjectKind
 from schemas.codec import decode, encode
 from schemas.events import Event, utc_now

@@ -15,10 +15,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from ingest.publisher import Publisher
-from pingan.consumer_groups import committed_total
-from pingan.settings import Settings
-from pingan.warehouse import open_warehouse
+from pingan.platform.consumer_groups import committed_total
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import open_warehouse
 from schemas.events import Direction, PlateColour, Record, VehiclePassage, utc_now
 from schemas.parking import ParkingPass, ParkingSession, ParkingTariff
 from schemas.reference import DISTRICT_TZ

@@ -18,10 +18,10 @@ import pytest
 import websockets
 from aiokafka import AIOKafkaConsumer
 
-from ingest.publisher import Publisher
-from pingan.consumer_groups import committed_total
-from pingan.settings import Settings
-from pingan.warehouse import open_warehouse
+from pingan.platform.consumer_groups import committed_total
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import open_warehouse
 from schemas.alerts import WatchlistPlate
 from schemas.commands import CommandAction, CommandOutcome, DeviceCommand
 from schemas.events import VehiclePassage, utc_now

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from pingan.settings import Settings
-from pingan.warehouse import EmbeddedWarehouse, migrate
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import EmbeddedWarehouse, migrate
 from schemas.codec import decode, encode
 from schemas.events import Record
 from schemas.topics import ALL_TOPICS, Topic

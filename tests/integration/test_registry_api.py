@@ -27,10 +27,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from graphql_api.registry_queries import delete_crops
 from graphql_api.resolvers.registry import FILING_THRESHOLD
-from ingest.publisher import Publisher
 from ingest.vision.faces.service import FaceService
-from pingan.settings import Settings
-from pingan.warehouse import EmbeddedWarehouse
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import EmbeddedWarehouse
 from schemas.alerts import WatchlistFace
 from schemas.audit import AuditEntry
 from schemas.codec import decode

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pingan.settings import Settings
-from pingan.warehouse import EmbeddedWarehouse, migrate, sync_retention
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import EmbeddedWarehouse, migrate, sync_retention
 from schemas.topics import FACE_CAPTURES, VEHICLE_PASSAGES
 from tests.conftest import WorkerProcess, eventually
 

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from ingest.publisher import Publisher
-from ingest.reference import load_communities
-from pingan.settings import Settings
-from pingan.warehouse import open_warehouse
+from pingan.platform.district import load_communities
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import open_warehouse
 from schemas.events import (
     BoundingBox,
     CameraAnalytics,

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
-from ingest.publisher import Publisher
-from pingan.settings import Settings
-from pingan.warehouse import open_warehouse
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import open_warehouse
 from schemas.events import BraceletReading, Wearer, utc_now
 from schemas.topics import ALERTS, BRACELET_READINGS, DEAD_LETTERS, EVENT_TOPICS
 from tests.conftest import WorkerProcess, eventually, group_caught_up

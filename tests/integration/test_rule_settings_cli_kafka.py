@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.rule_settings import read_rule_settings
+from pingan.platform.rule_settings import read_rule_settings
 
 pytestmark = pytest.mark.integration
 

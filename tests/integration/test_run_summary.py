@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from pingan.platform.warehouse import Warehouse
 from pingan.summary import RunSummary, summarise
-from pingan.warehouse import Warehouse
 from schemas.alerts import Alert, AlertType, Evidence, Severity, SubjectKind
 from schemas.events import utc_now
 from streams.alert_book import AlertBook

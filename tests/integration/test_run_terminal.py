@@ -14,8 +14,8 @@ from pydantic import SecretStr
 
 from graphql_api.access import Role
 from graphql_api.tokens import TokenVerifier
-from pingan.settings import Settings
-from pingan.stack.kafka import free_port
+from pingan.platform.settings import Settings
+from pingan.platform.stack.kafka import free_port
 from tests.conftest import REPO, WorkerProcess
 
 pytestmark = pytest.mark.integration

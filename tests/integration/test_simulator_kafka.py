@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from ingest.publisher import Publisher
 from ingest.simulator import District, SimClock, SimulationReport, Simulator
 from ingest.simulator.malformed import MALFORMED_HEADER
+from pingan.platform.publisher import Publisher
 from schemas.alerts import WatchlistPlate
 from schemas.codec import decode
 from schemas.events import Event, VehiclePassage, normalise_plate, utc_now

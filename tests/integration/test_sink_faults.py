@@ -16,8 +16,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from ingest.publisher import Publisher
-from pingan.warehouse_faults import CRASH_EXIT_CODE
+from pingan.platform.publisher import Publisher
+from pingan.platform.warehouse_faults import CRASH_EXIT_CODE
 from schemas.events import VehiclePassage, utc_now
 from schemas.topics import ALERTS, DEAD_LETTERS, VEHICLE_PASSAGES
 from tests.conftest import CATCH_UP_AFTER_SIGKILL_S, WorkerProcess, eventually, group_caught_up

@@ -24,10 +24,10 @@ from graphql_api.access import Role
 from graphql_api.tokens import mint_token
 from ingest.http.credentials import issue_key
 from ingest.http.server import serve_webhooks
-from ingest.publisher import Publisher
 from ingest.vision.faces.service import started_for_uploads
-from pingan.settings import Settings
-from pingan.stack.kafka import free_port
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.stack.kafka import free_port
 from schemas.credentials import CredentialScheme
 from schemas.events import utc_now
 from schemas.reference import Device, DeviceKind

@@ -19,9 +19,9 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from graphql_api.access import Role
 from graphql_api.tokens import mint_token
-from ingest.publisher import Publisher
-from pingan.settings import Settings
-from pingan.stack.kafka import free_port
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.stack.kafka import free_port
 from schemas.events import BoundingBox, FaceCapture, utc_now
 from tests.conftest import REPO, WorkerProcess, eventually
 

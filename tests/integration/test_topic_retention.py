@@ -9,8 +9,8 @@ from datetime import timedelta
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from pingan.provision import align_retention
-from pingan.settings import Settings
+from pingan.platform.provision import align_retention
+from pingan.platform.settings import Settings
 from schemas.topics import (
     BIOMETRIC_SEARCHES,
     DEAD_LETTERS,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from pingan.warehouse import EmbeddedWarehouse
+from pingan.platform.warehouse import EmbeddedWarehouse
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from ingest.http.server import serve_webhooks
-from pingan.settings import Settings
+from pingan.platform.settings import Settings
 from schemas.credentials import CredentialScheme
 from schemas.events import Event
 from schemas.reference import Device

@@ -29,11 +29,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from ingest.http.auth import signature
 from ingest.http.credentials import IssuedKey, issue_key, key_sha256, revoked
 from ingest.http.server import serve_webhooks
-from ingest.publisher import Publisher
-from pingan.provision import create_topics
-from pingan.settings import Settings
-from pingan.stack import kafka
-from pingan.stack.kafka import free_port
+from pingan.platform.provision import create_topics
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import Settings
+from pingan.platform.stack import kafka
+from pingan.platform.stack.kafka import free_port
 from schemas.codec import decode
 from schemas.credentials import CredentialScheme
 from schemas.events import (

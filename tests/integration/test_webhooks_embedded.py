@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from ingest.http.credentials import issue_key
-from ingest.publisher import Publisher
+from pingan.platform.publisher import Publisher
 from schemas.credentials import CredentialScheme
 from schemas.events import DeviceKind, utc_now
 from schemas.reference import Device

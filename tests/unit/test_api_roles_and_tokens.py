@@ -23,7 +23,7 @@ from graphql_api.access import (
 from graphql_api.errors import InvalidArgument
 from graphql_api.limits import RateLimiter, ReadLimits
 from graphql_api.tokens import SECRET_FILE, TokenConfigError, TokenVerifier, mint_token
-from pingan.settings import Settings
+from pingan.platform.settings import Settings
 from schemas.alerts import AlertType
 from schemas.events import utc_now
 

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import Phase, find, settings
 from pydantic import ValidationError
 
-from pingan.warehouse import MIGRATIONS_DIR
+from pingan.platform.warehouse import MIGRATIONS_DIR
 from schemas.bounds import DATETIME64_MAX, DATETIME64_MIN, FLOAT32_MAX, JSON_TEXT_MAX_LENGTH
 from schemas.codec import DecodeError, decode
 from schemas.events import Record

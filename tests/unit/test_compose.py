@@ -16,7 +16,7 @@ import yaml
 from pydantic import AliasChoices
 
 from pingan.cli import main
-from pingan.settings import Settings
+from pingan.platform.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -94,7 +94,7 @@ def test_command_is_a_pingan_command_with_valid_options(name: str) -> None:
 def test_environment_holds_only_valid_settings(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     environment: dict[str, Any] = SERVICES[name]["environment"]
     unknown = sorted(set(environment) - _settings_env_names())
-    assert not unknown, f"{name}: {unknown} are not pingan.settings fields"
+    assert not unknown, f"{name}: {unknown} are not pingan.platform.settings fields"
     for key, value in environment.items():
         monkeypatch.setenv(key, _interpolated(str(value)))
     Settings()  # every value parses as its field's type

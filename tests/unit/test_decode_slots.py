@@ -10,7 +10,7 @@ import pytest
 
 from graphql_api.errors import Busy
 from graphql_api.faces import CappedFaceEngine, PhotoFace
-from pingan.images import IMAGE_DECODES, DecodesBusy, DecodeSlots
+from pingan.platform.images import IMAGE_DECODES, DecodesBusy, DecodeSlots
 
 
 def test_slots_up_to_the_cap_then_busy_until_one_is_released() -> None:

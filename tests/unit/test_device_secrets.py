@@ -15,8 +15,8 @@ from ingest.http.auth import DEVICE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, 
 from ingest.http.auth import signature as sign
 from ingest.http.credentials import DeviceDirectory, issue_key
 from ingest.http.refusal import Refusal
-from pingan.device_secrets import KEY_FILE, DeviceSecretBox, DeviceSecretKeyError
-from pingan.settings import Settings
+from pingan.platform.device_secrets import KEY_FILE, DeviceSecretBox, DeviceSecretKeyError
+from pingan.platform.settings import Settings
 from schemas.credentials import CredentialScheme
 from schemas.events import DeviceKind, utc_now
 from schemas.reference import Device

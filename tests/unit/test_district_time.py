@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import click
 import pytest
 
-from pingan.district_time import DistrictTime
+from pingan.platform.district_time import DistrictTime
 from schemas.reference import DISTRICT_TZ
 
 

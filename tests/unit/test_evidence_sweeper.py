@@ -7,8 +7,8 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pingan.retention import EvidenceSweeper, evidence_retention, sweep, sweep_periodically
-from pingan.settings import Settings
+from pingan.platform.retention import EvidenceSweeper, evidence_retention, sweep, sweep_periodically
+from pingan.platform.settings import Settings
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ import pytest
 
 from ingest.vision.faces.analysis import AnalysedFace, DetectedFace, detector_input
 from ingest.vision.faces.gallery import Gallery
-from ingest.vision.faces.pack import PACK_CONFIG, PackConfig, PackError, pack_config
 from ingest.vision.faces.quality import Quality, pitch_ratio, pose_factor, yaw_ratio
 from ingest.vision.faces.tracking import FaceTracker, iou
+from pingan.platform.face_pack import PACK_CONFIG, PackConfig, PackError, pack_config
 from schemas.faces import ResidentFace, gallery_key
 
 SHARED_RECOGNISER = "e72a5710cce378dc46472b6b845cb90647634f2738d8c3e581735cf195b9866f"

@@ -24,7 +24,7 @@ from ingest.vision.faces.search import (
 )
 from ingest.vision.faces.service import FaceService
 from ingest.vision.faces.video import VideoAnalysis, VideoUnavailable, analyse_file, read_frames
-from pingan.settings import Settings
+from pingan.platform.settings import Settings
 from schemas.codec import encode
 from schemas.events import AccessMethod, DoorAccess, FaceCapture
 from schemas.reference import Device, DeviceKind

@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 
 from ingest.vision.faces.images import UnreadableImage, decode_image
-from pingan.images import ImageLimits, ImageSize, ImageTooLarge, UnusableImage, checked_size
-from pingan.images import image_size as declared
+from pingan.platform.images import (
+    ImageLimits,
+    ImageSize,
+    ImageTooLarge,
+    UnusableImage,
+    checked_size,
+)
+from pingan.platform.images import image_size as declared
 
 LIMITS = ImageLimits(max_pixels=40_000_000, max_side=16_384)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from pingan.settings import Settings
+from pingan.platform.settings import Settings
 
 
 def test_local_runs_need_no_kafka_security() -> None:

@@ -11,7 +11,8 @@ import pytest
 from graphql_api.errors import InvalidArgument
 from graphql_api.movement_queries import MovementEvent, SightingKind
 from graphql_api.movement_types import DWELL_GAP, dwell_groups, sightings_of
-from graphql_api.resolvers.movements import pack_match_threshold, trajectory_window
+from graphql_api.resolvers.movements import trajectory_window
+from pingan.platform.face_pack import pack_match_threshold
 
 NOW = datetime(2026, 2, 19, 20, 0, tzinfo=UTC)
 

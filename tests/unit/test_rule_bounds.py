@@ -10,9 +10,7 @@ from typing import Any, get_origin
 import orjson
 import pytest
 
-from schemas.codec import decode
-from schemas.reference import RuleSettings
-from streams.rule_settings import (
+from pingan.platform.rule_settings import (
     SAFETY_ALERTS,
     RuleSettingsError,
     RuleThresholds,
@@ -20,16 +18,24 @@ from streams.rule_settings import (
     effective,
     is_safety_rule,
     reset_safety_off_reason,
-    rule_named,
     safety_off_reason,
     switches_off_safety,
     validated,
 )
+from pingan.platform.rule_settings import (
+    rule_named as named_among,
+)
+from schemas.codec import decode
+from schemas.reference import RuleSettings
 from streams.rules.catalogue import all_rules
 from streams.rules.rule import Rule
 
 AT = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 RULES = all_rules()
+
+
+def rule_named(name: str) -> Any:
+    return named_among(name, RULES)
 
 
 def test_a_suppression_of_1e300_minutes_is_refused() -> None:
@@ -152,7 +158,7 @@ def test_a_worker_ignores_a_stored_out_of_bounds_layer_and_keeps_running(
     }
     thresholds = RuleThresholds(RULES)
     thresholds.refresh(list(settings.values()))
-    with caplog.at_level("ERROR", logger="streams.rule_settings"):
+    with caplog.at_level("ERROR", logger="pingan.platform.rule_settings"):
         config = thresholds.config(rule, "c01")
     assert config.model_dump(include={"suppress_minutes", "max_speed_kmh", "window_hours"}) == {
         "suppress_minutes": 30.0,

@@ -11,11 +11,7 @@ from click.testing import CliRunner
 from pydantic import Field
 
 from pingan import rule_settings_cli as cli
-from pingan.rule_settings_cli import parse_assignments, parse_value
-from schemas.alerts import AlertType
-from schemas.events import Event, VehiclePassage
-from schemas.reference import RuleSettings
-from streams.rule_settings import (
+from pingan.platform.rule_settings import (
     RuleSettingsError,
     RuleThresholds,
     Scope,
@@ -25,6 +21,10 @@ from streams.rule_settings import (
     rule_named,
     with_overrides,
 )
+from pingan.rule_settings_cli import parse_assignments, parse_value
+from schemas.alerts import AlertType
+from schemas.events import Event, VehiclePassage
+from schemas.reference import RuleSettings
 from streams.rules.bracelet_sos import BraceletSosRule
 from streams.rules.rule import Outcome, Reference, Rule, RuleConfig, RuleState
 
@@ -186,7 +186,7 @@ def test_thresholds_log_and_skip_an_invalid_layer_and_cache_until_refreshed(
     )
     thresholds = RuleThresholds([RULE])
     thresholds.refresh(list(settings.values()))
-    with caplog.at_level("ERROR", logger="streams.rule_settings"):
+    with caplog.at_level("ERROR", logger="pingan.platform.rule_settings"):
         config = thresholds.config(RULE, "c01")
     assert config.model_dump(mode="json")["max_speed_kmh"] == 100.0
     assert config.model_dump(mode="json")["gates"] == []

@@ -13,11 +13,11 @@ import numpy as np
 import orjson
 import pytest
 
-from ingest.reference import community_ids, load_communities
 from ingest.simulator import District, DistrictSize, Malformation, SimClock, Simulator
 from ingest.simulator.incidents import OFFICER_INCIDENTS
 from ingest.simulator.malformed import MALFORMED_HEADER
 from ingest.simulator.rhythm import PER_COMMUNITY_DAY, Occasion, local_hour
+from pingan.platform.district import community_ids, load_communities
 from schemas.alerts import WatchlistFace, WatchlistPlate
 from schemas.codec import DecodeError, decode, encode
 from schemas.events import (

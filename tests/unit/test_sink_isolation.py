@@ -10,9 +10,9 @@ from datetime import timedelta
 
 import pytest
 
-from pingan.health import Stall
-from pingan.warehouse import WarehouseError, _error_code
-from pingan.warehouse_faults import WarehouseFault
+from pingan.platform.health import Stall
+from pingan.platform.warehouse import WarehouseError, _error_code
+from pingan.platform.warehouse_faults import WarehouseFault
 from schemas.alerts import AlertType, Severity
 from schemas.events import utc_now
 from streams.sink import isolate, stall_alert

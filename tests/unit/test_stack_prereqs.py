@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pingan.stack import kafka
-from pingan.stack.kafka import MissingPrerequisite, check_prerequisites, parse_java_major
+from pingan.platform.stack import kafka
+from pingan.platform.stack.kafka import MissingPrerequisite, check_prerequisites, parse_java_major
 
 
 @pytest.mark.parametrize(

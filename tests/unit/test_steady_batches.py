@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from pingan.health import PIPELINE_HEALTH, Stall
+from pingan.platform.health import PIPELINE_HEALTH, Stall
 from streams.steady_batches import SteadyBatches
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from ingest.http.batch import parse_events
 from ingest.http.refusal import Refusal
-from pingan.settings import Settings
-from pingan.warehouse import event_retention
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import event_retention
 from schemas.events import VehiclePassage, utc_now
 
 RECEIVED = utc_now()

@@ -2,8 +2,8 @@
 a unit-door camera recognises a resident of its community.
 
 A capture stores the embedding, the quality, the match and a reference to a small JPEG crop
-of the face (under PINGAN_DATA_DIR/crops; the worker's sweeper, pingan/retention.py, deletes
-it after PINGAN_BIOMETRIC_TTL_DAYS) —
+of the face (under PINGAN_DATA_DIR/crops; the worker's sweeper,
+pingan/platform/retention.py, deletes it after PINGAN_BIOMETRIC_TTL_DAYS) —
 never the frame or video it came from. Unknown faces are captures without a person: the
 MLM rule groups them into visitors. Face is one door method among card, ID card, QR and
 password; nothing here grants or refuses entry, it records what the camera recognised.
@@ -24,7 +24,8 @@ import numpy as np
 
 from ingest.vision.faces.analysis import AnalysedFace
 from ingest.vision.faces.gallery import Gallery, Match
-from ingest.vision.faces.pack import PackConfig
+from pingan.platform.face_pack import PackConfig
+from pingan.platform.reference_data import ReferenceData
 from schemas.events import (
     AccessMethod,
     BoundingBox,
@@ -34,9 +35,8 @@ from schemas.events import (
     FaceCapture,
     utc_now,
 )
+from schemas.places import unit_door_of
 from schemas.reference import Device, DeviceKind
-from streams.reference_data import ReferenceData
-from streams.rules.visitor_gallery import unit_door_of
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class Sighting:
 
 class CropStore:
     """Small face crops on local disk, one directory per community and day, expired by the
-    worker's sweeper (pingan/retention.py)."""
+    worker's sweeper (pingan/platform/retention.py)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / "crops"

@@ -18,9 +18,10 @@ import click
 import orjson
 from aiokafka.errors import KafkaError
 
-from ingest.publisher import Publisher
-from ingest.vision.faces.pack import ModelPack, PackError, load_pack
-from pingan.settings import get_settings
+from ingest.vision.faces.pack import ModelPack, load_pack
+from pingan.platform.face_pack import PackError
+from pingan.platform.publisher import Publisher
+from pingan.platform.settings import get_settings
 from schemas.faces import gallery_key
 from schemas.topics import FACE_GALLERY
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from pingan.settings import kafka_security
+from pingan.platform.settings import kafka_security
 from schemas.codec import DecodeError, decode
 from schemas.faces import ResidentFace
 from schemas.topics import FACE_GALLERY

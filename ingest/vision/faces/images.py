@@ -1,14 +1,14 @@
 """Uploaded image bytes → a BGR array, or an error a device's operator can act on.
 
 The size is read from the header and checked before OpenCV decodes anything, so a small
-file declaring a huge image is refused without allocating it (pingan/images.py)."""
+file declaring a huge image is refused without allocating it (pingan/platform/images.py)."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from pingan.images import ImageLimits, UnusableImage, checked_size
+from pingan.platform.images import ImageLimits, UnusableImage, checked_size
 
 
 class UnreadableImage(ValueError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ingest.vision.faces.pack import PackConfig
+from pingan.platform.face_pack import PackConfig
 
 FRONTAL_PITCH = 0.55
 PITCH_SLACK = 0.15

@@ -15,16 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from ingest.publisher import Publisher
 from ingest.vision.faces.analysis import AnalysedFace, FaceAnalyser
 from ingest.vision.faces.gallery import Gallery, GalleryFollower
 from ingest.vision.faces.images import decode_image
 from ingest.vision.faces.pack import ModelPack
-from pingan.images import ImageLimits
-from pingan.settings import Settings
+from pingan.platform.images import ImageLimits
+from pingan.platform.publisher import Publisher
+from pingan.platform.reference_data import ReferenceData, ReferenceFollower
+from pingan.platform.settings import Settings
 from schemas.events import utc_now
 from schemas.faces import BiometricSearch, ResidentFace, gallery_key
-from streams.reference_data import ReferenceData, ReferenceFollower
 
 SECOND_FACE_RATIO = 0.5
 """An enrolment photo with another face at least half the main one's area is ambiguous."""

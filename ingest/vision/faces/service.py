@@ -27,12 +27,13 @@ from ingest.vision.faces.analysis import AnalysedFace, FaceAnalyser
 from ingest.vision.faces.captures import CaptureRecorder, CropStore, Sighting
 from ingest.vision.faces.gallery import Gallery, GalleryFollower
 from ingest.vision.faces.images import decode_image
-from ingest.vision.faces.pack import ModelPack, PackError, load_pack
-from pingan.images import ImageLimits
-from pingan.settings import Settings
+from ingest.vision.faces.pack import ModelPack, load_pack
+from pingan.platform.face_pack import PackError
+from pingan.platform.images import ImageLimits
+from pingan.platform.reference_data import ReferenceData, ReferenceFollower
+from pingan.platform.settings import Settings
 from schemas.events import Event
 from schemas.reference import Device
-from streams.reference_data import ReferenceData, ReferenceFollower
 
 T = TypeVar("T")
 

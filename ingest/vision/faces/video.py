@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 import cv2
 import numpy as np
 
-from ingest.publisher import Publisher
 from ingest.vision.faces.analysis import AnalysedFace, FaceAnalyser
 from ingest.vision.faces.captures import CaptureRecorder
 from ingest.vision.faces.service import FaceService
 from ingest.vision.faces.tracking import FaceTracker
+from pingan.platform.publisher import Publisher
 from schemas.events import Event, utc_now
 from schemas.reference import Device
 

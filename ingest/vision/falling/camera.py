@@ -15,10 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ingest.publisher import Publisher
 from ingest.vision.falling.calibration import FacadeCalibration
 from ingest.vision.falling.detector import Throw, ThrowDetector
 from ingest.vision.falling.video import VideoReader
+from pingan.platform.publisher import Publisher
 from schemas.events import CameraAnalytics, CameraAnalyticsKind, TrajectoryPoint, utc_now
 
 SNAPSHOT_DIR = Path("snapshots") / "falling"

@@ -13,7 +13,7 @@ from ingest.vision.falling.calibration import FacadeCalibration
 from ingest.vision.falling.camera import write_snapshots
 from ingest.vision.falling.scan import Scan, scan_video
 from ingest.vision.falling.video import VideoError
-from pingan.settings import get_settings
+from pingan.platform.settings import get_settings
 
 
 @click.group()

@@ -5,14 +5,9 @@ import zlib
 import numpy as np
 
 from schemas.events import DeviceKind
+from schemas.places import camera_place, unit_door_of
 from schemas.reference import Device
-from streams.rules.visitor_gallery import (
-    VisitorGallery,
-    camera_place,
-    listed,
-    unit_door_of,
-    visitor_id,
-)
+from streams.rules.visitor_gallery import VisitorGallery, listed, visitor_id
 from tests.unit.rules.harness import StaticReference
 
 NOISE = 0.03

@@ -29,13 +29,12 @@ from aiokafka.errors import KafkaError
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from pingan.platform.reference_data import read_reference
 from schemas.alerts import AlertType
 from schemas.events import utc_now
 from schemas.reference import DISTRICT_DEFAULT, RuleSettings
+from schemas.rule_config import RuleConfig, RuleSpec
 from schemas.topics import RULE_SETTINGS
-from streams.reference_data import read_reference
-from streams.rules.catalogue import all_rules
-from streams.rules.rule import Rule, RuleConfig
 
 log = logging.getLogger(__name__)
 
@@ -113,14 +112,14 @@ class EffectiveParameter:
 class RuleView:
     """One rule's thresholds as they apply to a community (or to the district default)."""
 
-    rule: Rule[Any, Any]
+    rule: RuleSpec
     community_id: str
     parameters: list[EffectiveParameter]
     ignored: list[str]
     """Overrides a worker ignores because they do not validate (hand-made records)."""
 
 
-def validated(rule: Rule[Any, Any], overrides: Mapping[str, Any]) -> RuleConfig:
+def validated(rule: RuleSpec, overrides: Mapping[str, Any]) -> RuleConfig:
     """The rule's config with `overrides` applied, or a RuleSettingsError naming the field
     (and, for a value out of bounds, the bound)."""
     try:
@@ -181,9 +180,7 @@ def _layer(settings: SettingsByCommunity, community_id: str, rule_name: str) -> 
     return dict(record.rules.get(rule_name, {})) if record is not None else {}
 
 
-def _resolution(
-    rule: Rule[Any, Any], settings: SettingsByCommunity, community_id: str
-) -> _Resolution:
+def _resolution(rule: RuleSpec, settings: SettingsByCommunity, community_id: str) -> _Resolution:
     """Defaults ← district ← community: a layer that does not validate on top of the ones
     below is skipped as a whole."""
     scopes = [(Scope.DISTRICT, DISTRICT_DEFAULT)]
@@ -209,7 +206,7 @@ def _resolution(
 class RuleThresholds:
     """Resolves configs, cached until the settings change (`refresh`)."""
 
-    def __init__(self, rules: Iterable[Rule[Any, Any]]) -> None:
+    def __init__(self, rules: Iterable[RuleSpec]) -> None:
         self._rules = {rule.name: rule for rule in rules}
         self._settings: dict[str, RuleSettings] = {}
         self._cache: dict[tuple[str, str], RuleConfig] = {}
@@ -218,7 +215,7 @@ class RuleThresholds:
         self._settings = {s.community_id: s for s in settings}
         self._cache.clear()
 
-    def config(self, rule: Rule[Any, Any], community_id: str) -> RuleConfig:
+    def config(self, rule: RuleSpec, community_id: str) -> RuleConfig:
         key = (rule.name, community_id)
         config = self._cache.get(key)
         if config is None:
@@ -226,7 +223,7 @@ class RuleThresholds:
             self._cache[key] = config
         return config
 
-    def _resolve(self, rule: Rule[Any, Any], community_id: str) -> RuleConfig:
+    def _resolve(self, rule: RuleSpec, community_id: str) -> RuleConfig:
         resolution = _resolution(rule, self._settings, community_id)
         for skipped in resolution.ignored:
             log.error(
@@ -238,8 +235,8 @@ class RuleThresholds:
         return resolution.config
 
 
-def rule_named(name: str, rules: Sequence[Rule[Any, Any]] | None = None) -> Rule[Any, Any]:
-    known = {rule.name: rule for rule in (all_rules() if rules is None else rules)}
+def rule_named(name: str, rules: Sequence[RuleSpec]) -> RuleSpec:
+    known = {rule.name: rule for rule in rules}
     if name not in known:
         raise RuleSettingsError(f"unknown rule {name!r}; rules: {', '.join(sorted(known))}")
     return known[name]
@@ -254,7 +251,7 @@ def checked_community(community_id: str, known: Iterable[str]) -> str:
     return community_id
 
 
-def effective(rule: Rule[Any, Any], settings: SettingsByCommunity, community_id: str) -> RuleView:
+def effective(rule: RuleSpec, settings: SettingsByCommunity, community_id: str) -> RuleView:
     """The rule's thresholds for a community as the engine's RuleThresholds resolves them,
     with where each value comes from."""
     resolution = _resolution(rule, settings, community_id)
@@ -281,7 +278,7 @@ def effective(rule: Rule[Any, Any], settings: SettingsByCommunity, community_id:
 
 
 def merged_overrides(
-    rule: Rule[Any, Any],
+    rule: RuleSpec,
     settings: SettingsByCommunity,
     community_id: str,
     params: Mapping[str, Any],
@@ -332,12 +329,12 @@ power loss is not a rule of its own but an alarm kind of perimeter_intrusion
 (`PerimeterAlarmKind.POWER_LOSS`), so it is covered with it."""
 
 
-def is_safety_rule(rule: Rule[Any, Any]) -> bool:
+def is_safety_rule(rule: RuleSpec) -> bool:
     """By the alerts it raises, so a rule renamed or split stays covered."""
     return any(alert in SAFETY_ALERTS for alert in rule.alert_types)
 
 
-def safety_off_reason(rule: Rule[Any, Any], overrides: Mapping[str, Any]) -> str | None:
+def safety_off_reason(rule: RuleSpec, overrides: Mapping[str, Any]) -> str | None:
     """How `overrides` would switch off a safety rule's alerts, or None when they would not.
 
     Off is `enabled=false`, and also a suppression above the built-in one: a safety rule
@@ -360,13 +357,13 @@ def safety_off_reason(rule: Rule[Any, Any], overrides: Mapping[str, Any]) -> str
     return "; ".join(reasons) or None
 
 
-def switches_off_safety(rule: Rule[Any, Any], overrides: Mapping[str, Any]) -> bool:
+def switches_off_safety(rule: RuleSpec, overrides: Mapping[str, Any]) -> bool:
     """Whether applying `overrides` needs the authority to switch off a safety rule."""
     return safety_off_reason(rule, overrides) is not None
 
 
 def reset_safety_off_reason(
-    rule: Rule[Any, Any], settings: SettingsByCommunity, community_id: str
+    rule: RuleSpec, settings: SettingsByCommunity, community_id: str
 ) -> str | None:
     """How dropping the community's overrides of `rule` would switch it off: it then inherits
     the district's, which may be off where the community had switched it back on."""

@@ -29,14 +29,14 @@ from graphql_api.limits import API_NICE
 from graphql_api.server import api_context, serve
 from graphql_api.sql_gateway import start_sql_gateway
 from ingest.http.app import ingest_app
-from ingest.publisher import Publisher
 from ingest.vision.faces.images import UnreadableImage, decode_image
 from ingest.vision.faces.search import EnrolmentError, enrolment_face
 from ingest.vision.faces.service import FaceService, started_for_uploads
-from pingan.provision import align_retention, create_topics, prepare_warehouse
-from pingan.retention import EvidenceSweeper, evidence_retention, sweep_periodically
-from pingan.settings import Settings
-from pingan.warehouse import Warehouse, open_warehouse
+from pingan.platform.provision import align_retention, create_topics, prepare_warehouse
+from pingan.platform.publisher import Publisher
+from pingan.platform.retention import EvidenceSweeper, evidence_retention, sweep_periodically
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse import Warehouse, open_warehouse
 from streams.app import Pipeline
 from streams.engine import changelog_topics
 from streams.parking.book import parking_changelog_topics
@@ -59,9 +59,15 @@ class ApiService(Service):
     and the warehouse serialises its one session, writers first.
     """
 
-    def __init__(self, settings: Settings, warehouse: Warehouse, **kwargs: object) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        warehouse: Warehouse,
+        rules: Sequence[Rule[Any, Any]],
+        **kwargs: object,
+    ) -> None:
         super().__init__(**kwargs)
-        self._thread = ApiThread(settings, warehouse)
+        self._thread = ApiThread(settings, warehouse, rules)
 
     async def on_start(self) -> None:
         await asyncio.wrap_future(self._thread.start())
@@ -75,9 +81,12 @@ class ApiThread:
 
     STOP_TIMEOUT_SECONDS = 30.0
 
-    def __init__(self, settings: Settings, warehouse: Warehouse) -> None:
+    def __init__(
+        self, settings: Settings, warehouse: Warehouse, rules: Sequence[Rule[Any, Any]]
+    ) -> None:
         self._settings = settings
         self._warehouse = warehouse
+        self._rules = rules
         self._ready: Future[None] = Future()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -114,7 +123,9 @@ class ApiThread:
             faces = await started_for_uploads(settings)
             try:
                 engine = FaceServiceEngine(faces) if faces else None
-                context = api_context(settings, self._warehouse, publisher, feed, engine)
+                context = api_context(
+                    settings, self._warehouse, publisher, feed, engine, self._rules
+                )
                 webhooks = ingest_app(settings, face_snapshots=faces.upload if faces else None)
                 runner = await serve(
                     context, settings, settings.api_host, settings.api_port, ingest=webhooks
@@ -224,7 +235,7 @@ def run_worker(
     pipeline = Pipeline(settings, warehouse, rules)
     app = pipeline.app
     if host_api:
-        app.web_server(ApiService(settings, warehouse))
+        app.web_server(ApiService(settings, warehouse, pipeline.rules))
     stop_companion = asyncio.Event()
     for make_companion in companions:
         _run_alongside(app, make_companion(WorkerRun(pipeline, warehouse)), stop_companion)

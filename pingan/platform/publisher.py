@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
 
-from pingan.settings import kafka_security
+from pingan.platform.settings import kafka_security
 from schemas.codec import encode
 from schemas.events import Record
 from schemas.topics import TOPIC_FOR_RECORD, Topic

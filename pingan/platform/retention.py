@@ -1,9 +1,9 @@
 """Face crops and camera snapshots on local disk, deleted once past their TTL.
 
-ClickHouse drops expired rows by itself (`pingan.warehouse.sync_retention` keeps the tables'
-TTLs on the settings); files under the data directory need a sweeper of their own. The worker
-runs it at start and every hour, on a thread, a bounded number of files per pass, so a
-large backlog never holds the event loop and a pass never runs long.
+ClickHouse drops expired rows by itself (`pingan.platform.warehouse.sync_retention` keeps
+the tables' TTLs on the settings); files under the data directory need a sweeper of their
+own. The worker runs it at start and every hour, on a thread, a bounded number of files per
+pass, so a large backlog never holds the event loop and a pass never runs long.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pingan.settings import Settings
+from pingan.platform.settings import Settings
 
 SWEEP_INTERVAL = timedelta(hours=1)
 FILES_PER_PASS = 10_000

@@ -26,12 +26,12 @@ from urllib.parse import urlparse
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pingan.settings import Settings
-from pingan.warehouse_faults import InjectedFault, WarehouseFault
+from pingan.platform.settings import Settings
+from pingan.platform.warehouse_faults import InjectedFault, WarehouseFault
 from schemas.event_time import Retention
 from schemas.topics import BIOMETRIC_TOPICS, EVENT_TOPICS
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "schemas" / "clickhouse"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MONTHLY = re.compile(r"toYYYYMM\((\w+)\)")
 _CREATED_TTL = re.compile(
@@ -99,7 +99,7 @@ class Warehouse(ABC):
         self._arrow_schemas: dict[str, pa.Schema] = {}
         self._monthly: dict[str, str | None] = {}
         self.fault: WarehouseFault | None = None
-        """Tests only (`PINGAN_TEST_WAREHOUSE_FAULT`): see pingan.warehouse_faults."""
+        """Tests only (`PINGAN_TEST_WAREHOUSE_FAULT`): see pingan.platform.warehouse_faults."""
 
     @abstractmethod
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...

@@ -13,9 +13,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
-from ingest.reference import load_communities
-from pingan.settings import Settings, get_settings
-from pingan.warehouse import Warehouse, migrate
+from pingan.platform.district import load_communities
+from pingan.platform.settings import Settings, get_settings
+from pingan.platform.warehouse import Warehouse, migrate
 from schemas.topics import ALL_TOPICS, BIOMETRIC_TOPICS, DEAD_LETTERS, Topic
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError
 
-from pingan.settings import kafka_security
+from pingan.platform.settings import kafka_security
 from schemas.topics import Topic
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from pingan.settings import Settings
+from pingan.platform.settings import Settings
 
 KEY_FILE = "device-secret-key"
 KEY_BYTES = 32

@@ -8,8 +8,8 @@ from typing import NoReturn
 
 import click
 
-from pingan.settings import get_settings
-from pingan.stack import kafka
+from pingan.platform.settings import get_settings
+from pingan.platform.stack import kafka
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -17,8 +17,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from mode import Service
 
-from ingest.reference import load_communities
-from pingan.settings import kafka_security
+from pingan.platform.district import load_communities
+from pingan.platform.settings import kafka_security
 from schemas.alerts import WatchlistFace, WatchlistPlate
 from schemas.codec import DecodeError, decode
 from schemas.events import Record

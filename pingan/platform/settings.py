@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     )
     api_graphiql: bool = Field(default=True, description="serve GraphiQL to browsers at /graphql")
     console_dir: Path = Field(
-        default=Path(__file__).resolve().parents[1] / "dashboards" / "console",
+        default=Path(__file__).resolve().parents[2] / "dashboards" / "console",
         description="the police console's files, served by the API at /; `make console` "
         "builds its vendor/ assets (GraphiQL, React)",
     )
@@ -175,7 +175,7 @@ class Settings(BaseSettings):
         default=None,
         max_length=200,
         description="tests and `make chaos` only: a fault injected into warehouse inserts "
-        "(see pingan/warehouse_faults.py); never set it in production",
+        "(see pingan/platform/warehouse_faults.py); never set it in production",
     )
     urgent_batch_seconds: float = Field(
         default=0.1,
@@ -202,7 +202,7 @@ class Settings(BaseSettings):
         description="retention of the audit log; never shorter than the biometric TTL",
     )
     face_model_dir: Path = Field(
-        default=Path(__file__).resolve().parents[2] / "shared" / "models" / "face",
+        default=Path(__file__).resolve().parents[3] / "shared" / "models" / "face",
         description="face model pack: one SCRFD detector and one ArcFace-style recogniser .onnx",
     )
     face_threads: int = Field(

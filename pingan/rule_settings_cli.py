@@ -167,7 +167,7 @@ CONFIRM_SAFETY_OFF = click.option(
 
 
 def _check_safety(
-    rule: Rule[Any, Any], community_id: str, reason: str | None, confirmed: bool
+    rule: Rule[Any, Any, Any], community_id: str, reason: str | None, confirmed: bool
 ) -> None:
     """Refuse (exit 2) a change that switches off a safety rule unless it is confirmed; say
     so when it is, since the record's updated_by is then the audit trail."""

@@ -63,7 +63,7 @@ class ApiService(Service):
         self,
         settings: Settings,
         warehouse: Warehouse,
-        rules: Sequence[Rule[Any, Any]],
+        rules: Sequence[Rule[Any, Any, Any]],
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
@@ -82,7 +82,7 @@ class ApiThread:
     STOP_TIMEOUT_SECONDS = 30.0
 
     def __init__(
-        self, settings: Settings, warehouse: Warehouse, rules: Sequence[Rule[Any, Any]]
+        self, settings: Settings, warehouse: Warehouse, rules: Sequence[Rule[Any, Any, Any]]
     ) -> None:
         self._settings = settings
         self._warehouse = warehouse
@@ -201,7 +201,7 @@ class WorkerRun:
     """Why the worker stopped, if not on a signal or at the end of its duration."""
 
 
-def prepare(settings: Settings, rules: Sequence[Rule[Any, Any]] | None = None) -> Warehouse:
+def prepare(settings: Settings, rules: Sequence[Rule[Any, Any, Any]] | None = None) -> Warehouse:
     """Topics (with the rule tables' changelogs) and tables exist before any agent subscribes."""
     asyncio.run(
         create_topics(
@@ -223,7 +223,7 @@ def run_worker(
     companions: Sequence[Callable[[WorkerRun], Companion]] = (),
     duration: float | None = None,
     logfile: Path | None = None,
-    rules: Sequence[Rule[Any, Any]] | None = None,
+    rules: Sequence[Rule[Any, Any, Any]] | None = None,
 ) -> WorkerRun:
     """Run until SIGINT/SIGTERM or `duration` seconds; returns what the summary needs.
 

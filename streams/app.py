@@ -73,7 +73,7 @@ class Pipeline:
         self,
         settings: Settings,
         warehouse: Warehouse,
-        rules: Sequence[Rule[Any, Any]] | None = None,
+        rules: Sequence[Rule[Any, Any, Any]] | None = None,
     ) -> None:
         self.settings = settings
         self.warehouse = warehouse

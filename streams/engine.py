@@ -101,11 +101,11 @@ def book_table_name(keying: Keying) -> str:
     return f"alert-book-{keying}"
 
 
-def _hears_gaps(rule: Rule[Any, Any]) -> bool:
+def _hears_gaps(rule: Rule[Any, Any, Any]) -> bool:
     return type(rule).heard_nothing is not Rule.heard_nothing
 
 
-def changelog_topics(app_id: str, rules: Sequence[Rule[Any, Any]]) -> list[Topic]:
+def changelog_topics(app_id: str, rules: Sequence[Rule[Any, Any, Any]]) -> list[Topic]:
     """The compacted changelog topics of every table, created up front like all topics."""
     names = [table_name(r.keying, r.name) for r in rules if r.State is not None]
     names += [book_table_name(k) for k in Keying]
@@ -217,7 +217,7 @@ def _write(
 
 
 def capped(
-    rule: Rule[Any, Any], state: RuleState, max_bytes: int
+    rule: Rule[Any, Any, Any], state: RuleState, max_bytes: int
 ) -> tuple[RuleState | None, bytes | None]:
     """The state and its JSON, shrunk by the rule (oldest records first) until the JSON fits
     in `max_bytes`; (None, None) when the rule cannot shrink it enough. A changelog record
@@ -243,7 +243,7 @@ class RuleStates:
 
     def __init__(
         self,
-        rule: Rule[Any, Any],
+        rule: Rule[Any, Any, Any],
         table: faust.Table,
         changelog: StagedWrites,
         max_bytes: int,
@@ -326,7 +326,7 @@ class RuleEngine:
         self,
         app: faust.App,
         keying: Keying,
-        rules: Sequence[Rule[Any, Any]],
+        rules: Sequence[Rule[Any, Any, Any]],
         reference: Reference,
         thresholds: RuleThresholds,
         send_alert: SendAlert,
@@ -351,7 +351,7 @@ class RuleEngine:
         self._reject = reject
         self.failures = failures
         """Rule name → events (or wake-ups) it raised on, isolated and dead-lettered."""
-        self._by_input: dict[type[Event], list[Rule[Any, Any]]] = defaultdict(list)
+        self._by_input: dict[type[Event], list[Rule[Any, Any, Any]]] = defaultdict(list)
         for rule in self.rules:
             for kind in rule.inputs:
                 self._by_input[kind].append(rule)
@@ -483,7 +483,7 @@ class RuleEngine:
             return len(clocks) >= EVENT_PARTITIONS and min(clocks) - self.lateness >= due
         return self._newest[partition] - self.lateness >= due
 
-    async def _apply(self, rule: Rule[Any, Any], arrival: Arrival) -> None:
+    async def _apply(self, rule: Rule[Any, Any, Any], arrival: Arrival) -> None:
         """One rule on one event, isolated: a rule that raises loses this event only, with
         its state as before it, and every other rule and later event goes on."""
         event = arrival.event
@@ -505,7 +505,7 @@ class RuleEngine:
             await self._publish(outcome, config.suppress_minutes, event.received_at, arrival)
 
     def _fold(
-        self, rule: Rule[Any, Any], key: str, arrival: Arrival, config: Any
+        self, rule: Rule[Any, Any, Any], key: str, arrival: Arrival, config: Any
     ) -> tuple[Outcome[Any] | None, Outcome[Any] | None]:
         """The key's state with the event folded in: what catching up found, then what the
         event did (None when the state had already applied it). Nothing is published here,
@@ -534,7 +534,7 @@ class RuleEngine:
         return caught_up, outcome
 
     def _caught_up(
-        self, rule: Rule[Any, Any], key: str, state: RuleState, config: Any, now: datetime
+        self, rule: Rule[Any, Any, Any], key: str, state: RuleState, config: Any, now: datetime
     ) -> Outcome[Any] | None:
         """An event proves its key's time has reached `now`: a gap the watermark has not
         reached yet (another input topic lags while catching up on a backlog) still counts."""
@@ -544,7 +544,7 @@ class RuleEngine:
         return self._advanced(rule, key, state, now, config)
 
     async def _failed(
-        self, rule: Rule[Any, Any], key: str | None, exc: Exception, source: EventT, what: str
+        self, rule: Rule[Any, Any, Any], key: str | None, exc: Exception, source: EventT, what: str
     ) -> None:
         """Count the failure and dead-letter the message it happened on, with the reason."""
         states = self.states.get(rule.name)
@@ -562,7 +562,7 @@ class RuleEngine:
         )
 
     def _advanced(
-        self, rule: Rule[Any, Any], key: str, state: RuleState, now: datetime, config: Any
+        self, rule: Rule[Any, Any, Any], key: str, state: RuleState, now: datetime, config: Any
     ) -> Outcome[Any]:
         """`advance`, with the engine's bookkeeping carried over to the new state."""
         outcome = rule.advance(state, key, now, config, self.reference)
@@ -605,7 +605,7 @@ class RuleEngine:
         key = self.book.key(alert_type, community_id, subject)
         return self.book_entries.fresh(key, arrival.topic, arrival.offset)
 
-    def watermark(self, rule: Rule[Any, Any], partition: int) -> datetime | None:
+    def watermark(self, rule: Rule[Any, Any, Any], partition: int) -> datetime | None:
         """The event time up to which every input of `rule` on `partition` has arrived; for
         re-keyed streams, up to which every source partition has."""
         topics = self._input_topics[rule.name]
@@ -621,7 +621,7 @@ class RuleEngine:
             ]
         return min(seen) - self.lateness if seen else None
 
-    def _schedule(self, rule: Rule[Any, Any], key: str, state: RuleState, config: Any) -> None:
+    def _schedule(self, rule: Rule[Any, Any, Any], key: str, state: RuleState, config: Any) -> None:
         wake = rule.wake_at(state, config)
         if wake is None:
             return
@@ -675,7 +675,7 @@ class RuleEngine:
             self._next_due.pop(partition, None)
 
     async def _wake(
-        self, rule: Rule[Any, Any], key: str, watermark: datetime, source: EventT
+        self, rule: Rule[Any, Any, Any], key: str, watermark: datetime, source: EventT
     ) -> None:
         """A failing rule is isolated as in `_apply`; the event whose arrival moved the
         watermark is the one dead-lettered, and the key waits for its next event."""
@@ -703,5 +703,5 @@ class RuleEngine:
         await self._publish(outcome, config.suppress_minutes, watermark + self.lateness)
 
 
-def _has_wakeups(rule: Rule[Any, Any]) -> bool:
+def _has_wakeups(rule: Rule[Any, Any, Any]) -> bool:
     return type(rule).wake_at is not Rule.wake_at

@@ -12,12 +12,12 @@ during a run.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
-from schemas.events import CameraAnalytics, CameraAnalyticsKind, Event
+from schemas.events import CameraAnalytics, CameraAnalyticsKind
 from schemas.rule_config import SuppressMinutes
 from streams.rules.rule import (
     Clearance,
@@ -52,26 +52,23 @@ class BlockedRun(RuleState):
     alerted: bool = False
 
 
-class BlockedFirePassageRule(Rule[BlockedRun, BlockedFirePassageConfig]):
+class BlockedFirePassageRule(Rule[CameraAnalytics, BlockedRun, BlockedFirePassageConfig]):
     name = "blocked_fire_passage"
     alert_types = (AlertType.BLOCKED_FIRE_PASSAGE,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (CameraAnalytics,)
     Config = BlockedFirePassageConfig
     State = BlockedRun
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, CameraAnalytics)
+    def key(self, event: CameraAnalytics, reference: Reference) -> str | None:
         kind = event.analytics_kind
         return event.camera_id if kind is CameraAnalyticsKind.BLOCKED_FIRE_PASSAGE else None
 
     def apply(
         self,
         state: BlockedRun | None,
-        event: Event,
+        event: CameraAnalytics,
         config: BlockedFirePassageConfig,
         reference: Reference,
     ) -> Outcome[BlockedRun]:
-        assert isinstance(event, CameraAnalytics)
         at = event.occurred_at
         if state is not None and at <= state.last_at:
             return Outcome(state)

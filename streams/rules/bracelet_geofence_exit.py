@@ -12,12 +12,12 @@ geofence never reach the rule. State exists only while the wearer is outside.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import Field
 
 from schemas.alerts import AlertType, Severity, SubjectKind
-from schemas.events import BraceletReading, Event, Wearer
+from schemas.events import BraceletReading, Wearer
 from schemas.reference import BraceletWearer, distance_km
 from streams.rules.rule import (
     Attachment,
@@ -49,25 +49,22 @@ class OutsideState(RuleState):
     alerted: bool = False
 
 
-class BraceletGeofenceExitRule(Rule[OutsideState, GeofenceExitConfig]):
+class BraceletGeofenceExitRule(Rule[BraceletReading, OutsideState, GeofenceExitConfig]):
     name = "bracelet_geofence_exit"
     alert_types = (AlertType.BRACELET_GEOFENCE_EXIT,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (BraceletReading,)
     Config = GeofenceExitConfig
     State = OutsideState
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, BraceletReading)
+    def key(self, event: BraceletReading, reference: Reference) -> str | None:
         return event.bracelet_id if fenced(event, reference) else None
 
     def apply(
         self,
         state: OutsideState | None,
-        event: Event,
+        event: BraceletReading,
         config: GeofenceExitConfig,
         reference: Reference,
     ) -> Outcome[OutsideState]:
-        assert isinstance(event, BraceletReading)
         fix = fenced(event, reference)
         if fix is None:
             return Outcome(None)

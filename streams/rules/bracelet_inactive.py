@@ -13,12 +13,12 @@ it. Readings without a position, or older than the last one, are ignored.
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, model_validator
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
-from schemas.events import BraceletReading, Event, Wearer
+from schemas.events import BraceletReading, Wearer
 from schemas.reference import DISTRICT_TZ, BraceletWearer, distance_km
 from streams.rules.rule import (
     Clearance,
@@ -62,25 +62,22 @@ class StillState(RuleState):
     alerted: bool = False
 
 
-class BraceletInactiveRule(Rule[StillState, BraceletInactiveConfig]):
+class BraceletInactiveRule(Rule[BraceletReading, StillState, BraceletInactiveConfig]):
     name = "bracelet_inactive"
     alert_types = (AlertType.BRACELET_INACTIVE,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (BraceletReading,)
     Config = BraceletInactiveConfig
     State = StillState
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, BraceletReading)
+    def key(self, event: BraceletReading, reference: Reference) -> str | None:
         return None if event.lat is None or event.lon is None else event.bracelet_id
 
     def apply(
         self,
         state: StillState | None,
-        event: Event,
+        event: BraceletReading,
         config: BraceletInactiveConfig,
         reference: Reference,
     ) -> Outcome[StillState]:
-        assert isinstance(event, BraceletReading)
         if event.wearer not in config.wearers:
             return Outcome(None)
         lat, lon = event.lat, event.lon

@@ -8,12 +8,12 @@ noisily) raises one alert, not one per reading. State exists only while the batt
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Self
+from typing import Self
 
 from pydantic import model_validator
 
 from schemas.alerts import AlertType, Severity, SubjectKind
-from schemas.events import BraceletReading, Event, Wearer
+from schemas.events import BraceletReading, Wearer
 from streams.rules.rule import (
     Clearance,
     Explanation,
@@ -48,25 +48,22 @@ class LowBatteryState(RuleState):
     """The reading that went below the low mark."""
 
 
-class BraceletLowBatteryRule(Rule[LowBatteryState, LowBatteryConfig]):
+class BraceletLowBatteryRule(Rule[BraceletReading, LowBatteryState, LowBatteryConfig]):
     name = "bracelet_low_battery"
     alert_types = (AlertType.BRACELET_LOW_BATTERY,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (BraceletReading,)
     Config = LowBatteryConfig
     State = LowBatteryState
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, BraceletReading)
+    def key(self, event: BraceletReading, reference: Reference) -> str | None:
         return event.bracelet_id
 
     def apply(
         self,
         state: LowBatteryState | None,
-        event: Event,
+        event: BraceletReading,
         config: LowBatteryConfig,
         reference: Reference,
     ) -> Outcome[LowBatteryState]:
-        assert isinstance(event, BraceletReading)
         if state is not None:
             if event.battery > config.recharged:
                 return Outcome(None, clearances=[recharged(event, state.since)])

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from schemas.alerts import AlertType, Severity, SubjectKind
-from schemas.events import BraceletReading, Event, Wearer
+from schemas.events import BraceletReading, Wearer
 from schemas.rule_config import SuppressMinutes
 from streams.rules.rule import (
     Explanation,
@@ -28,27 +26,24 @@ class BraceletSosConfig(RuleConfig):
     """A press after an officer resolved the last one is a new call for help, never muted."""
 
 
-class BraceletSosRule(Rule[RuleState, BraceletSosConfig]):
+class BraceletSosRule(Rule[BraceletReading, RuleState, BraceletSosConfig]):
     """Stateless: every press is a finding; the book folds repeated presses into the open
     alert, so its count and evidence show how often the wearer pressed."""
 
     name = "bracelet_sos"
     alert_types = (AlertType.BRACELET_SOS,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (BraceletReading,)
     Config = BraceletSosConfig
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, BraceletReading)
+    def key(self, event: BraceletReading, reference: Reference) -> str | None:
         return event.bracelet_id if event.sos else None
 
     def apply(
         self,
         state: RuleState | None,
-        event: Event,
+        event: BraceletReading,
         config: BraceletSosConfig,
         reference: Reference,
     ) -> Outcome[RuleState]:
-        assert isinstance(event, BraceletReading)
         wearer = reference.bracelet(event.bracelet_id)
         name = wearer.name if wearer else ""
         who_en = f"{WEARER_EN[event.wearer]} {name}".rstrip()

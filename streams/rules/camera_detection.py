@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import ClassVar
 
-from schemas.events import CameraAnalytics, CameraAnalyticsKind, Event
+from schemas.events import CameraAnalytics, CameraAnalyticsKind
 from streams.rules.rule import Finding, Fraction, Outcome, Reference, Rule, RuleConfig, RuleState
 
 
@@ -17,23 +17,20 @@ class CameraDetectionConfig(RuleConfig):
     min_confidence: Fraction = 0.6
 
 
-class CameraDetectionRule(Rule[RuleState, CameraDetectionConfig]):
+class CameraDetectionRule(Rule[CameraAnalytics, RuleState, CameraDetectionConfig]):
     analytics_kind: ClassVar[CameraAnalyticsKind]
-    inputs: ClassVar[tuple[type[Event], ...]] = (CameraAnalytics,)
     Config: ClassVar[type[RuleConfig]] = CameraDetectionConfig
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, CameraAnalytics)
+    def key(self, event: CameraAnalytics, reference: Reference) -> str | None:
         return event.camera_id if event.analytics_kind is self.analytics_kind else None
 
     def apply(
         self,
         state: RuleState | None,
-        event: Event,
+        event: CameraAnalytics,
         config: CameraDetectionConfig,
         reference: Reference,
     ) -> Outcome[RuleState]:
-        assert isinstance(event, CameraAnalytics)
         if event.confidence < config.min_confidence:
             return Outcome(None)
         return Outcome(None, findings=[self.finding(event)])

@@ -27,7 +27,7 @@ from streams.rules.stray_dog import StrayDogRule
 from streams.rules.watchlist_plate import WatchlistPlateRule
 
 
-def all_rules() -> list[Rule[Any, Any]]:
+def all_rules() -> list[Rule[Any, Any, Any]]:
     return [
         WatchlistPlateRule(),
         PossibleWatchlistPlateRule(),

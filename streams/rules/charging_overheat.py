@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from statistics import median
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
-from schemas.events import DeviceKind, DeviceTelemetry, Event
+from schemas.events import DeviceKind, DeviceTelemetry
 from schemas.rule_config import SuppressMinutes
 from streams.rules.rule import (
     Clearance,
@@ -92,25 +92,22 @@ class Hazard:
     zh: str
 
 
-class ChargingOverheatRule(Rule[SlotState, ChargingOverheatConfig]):
+class ChargingOverheatRule(Rule[DeviceTelemetry, SlotState, ChargingOverheatConfig]):
     name = "charging_overheat"
     alert_types = (AlertType.CHARGING_OVERHEAT,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (DeviceTelemetry,)
     Config = ChargingOverheatConfig
     State = SlotState
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, DeviceTelemetry)
+    def key(self, event: DeviceTelemetry, reference: Reference) -> str | None:
         return event.device_id if event.device_kind is DeviceKind.CHARGING_SHED else None
 
     def apply(
         self,
         state: SlotState | None,
-        event: Event,
+        event: DeviceTelemetry,
         config: ChargingOverheatConfig,
         reference: Reference,
     ) -> Outcome[SlotState]:
-        assert isinstance(event, DeviceTelemetry)
         state = state or SlotState(community_id=event.community_id)
         in_order = state.latest is None or event.occurred_at > state.latest
         readings, rise = state.readings, None

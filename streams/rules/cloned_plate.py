@@ -26,12 +26,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
-from schemas.events import Direction, Event, VehiclePassage
+from schemas.events import Direction, VehiclePassage
 from schemas.reference import distance_km
 from streams.rules.rule import (
     Explanation,
@@ -98,26 +98,23 @@ class Overlap:
     exit: Sighting
 
 
-class ClonedPlateRule(Rule[PlateTrail, ClonedPlateConfig]):
+class ClonedPlateRule(Rule[VehiclePassage, PlateTrail, ClonedPlateConfig]):
     name = "cloned_plate"
     alert_types = (AlertType.CLONED_PLATE,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (VehiclePassage,)
     keying = Keying.PLATE
     Config = ClonedPlateConfig
     State = PlateTrail
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, VehiclePassage)
+    def key(self, event: VehiclePassage, reference: Reference) -> str | None:
         return event.plate
 
     def apply(
         self,
         state: PlateTrail | None,
-        event: Event,
+        event: VehiclePassage,
         config: ClonedPlateConfig,
         reference: Reference,
     ) -> Outcome[PlateTrail]:
-        assert isinstance(event, VehiclePassage)
         trail = state or PlateTrail()
         if any(s.event_id == event.event_id for s in trail.sightings):
             return Outcome(trail)

@@ -24,12 +24,12 @@ start is reported once the limit has passed.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
-from schemas.events import DeviceKind, DeviceTelemetry, Event
+from schemas.events import DeviceKind, DeviceTelemetry
 from schemas.reference import Device
 from schemas.rule_config import DEVICE_OFFLINE_MINUTES, SuppressMinutes
 from streams.rules.rule import (
@@ -90,25 +90,22 @@ class DeviceState(RuleState):
     """Time since `last_seen` in which the platform heard no device at all: not counted."""
 
 
-class DeviceOfflineRule(Rule[DeviceState, DeviceOfflineConfig]):
+class DeviceOfflineRule(Rule[DeviceTelemetry, DeviceState, DeviceOfflineConfig]):
     name = "device_offline"
     alert_types = (AlertType.DEVICE_OFFLINE,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (DeviceTelemetry,)
     Config = DeviceOfflineConfig
     State = DeviceState
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, DeviceTelemetry)
+    def key(self, event: DeviceTelemetry, reference: Reference) -> str | None:
         return heard_as(event)
 
     def apply(
         self,
         state: DeviceState | None,
-        event: Event,
+        event: DeviceTelemetry,
         config: DeviceOfflineConfig,
         reference: Reference,
     ) -> Outcome[DeviceState]:
-        assert isinstance(event, DeviceTelemetry)
         if state is None:
             return Outcome(
                 DeviceState(

@@ -12,7 +12,7 @@ threshold, is forgotten.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import Field
 
@@ -48,17 +48,16 @@ class ElderlyState(RuleState):
     alerted: bool = False
 
 
-class ElderlyNotSeenRule(Rule[ElderlyState, ElderlyNotSeenConfig]):
+class ElderlyNotSeenRule(Rule[DoorAccess | FaceCapture, ElderlyState, ElderlyNotSeenConfig]):
     name = "elderly_not_seen"
     alert_types = (AlertType.ELDERLY_NOT_SEEN,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (DoorAccess, FaceCapture)
     Config = ElderlyNotSeenConfig
     State = ElderlyState
     gap_proves_absence = True
     """A 24-hour gap between two sightings is the welfare concern itself; a sighting on the
     other input that arrives later (while catching up on a backlog) resolves it."""
 
-    def key(self, event: Event, reference: Reference) -> str | None:
+    def key(self, event: DoorAccess | FaceCapture, reference: Reference) -> str | None:
         person = seen_person(event)
         resident = reference.resident(person) if person is not None else None
         if resident is None or not resident.lives_alone or resident.age is None:
@@ -68,7 +67,7 @@ class ElderlyNotSeenRule(Rule[ElderlyState, ElderlyNotSeenConfig]):
     def apply(
         self,
         state: ElderlyState | None,
-        event: Event,
+        event: DoorAccess | FaceCapture,
         config: ElderlyNotSeenConfig,
         reference: Reference,
     ) -> Outcome[ElderlyState]:
@@ -106,17 +105,15 @@ class ElderlyNotSeenRule(Rule[ElderlyState, ElderlyNotSeenConfig]):
         return Outcome(state.model_copy(update={"alerted": True}), findings=[finding])
 
 
-def seen_person(event: Event) -> str | None:
+def seen_person(event: DoorAccess | FaceCapture) -> str | None:
     if isinstance(event, DoorAccess):
         return event.person_id
-    assert isinstance(event, FaceCapture)
     return event.matched_person_id
 
 
-def place_of(event: Event, reference: Reference) -> str:
+def place_of(event: DoorAccess | FaceCapture, reference: Reference) -> str:
     if isinstance(event, DoorAccess):
         return event.door_id
-    assert isinstance(event, FaceCapture)
     return camera_place(event.camera_id, reference)
 
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
-from schemas.events import DoorAccess, DoorKind, Event, FaceCapture
+from schemas.events import DoorAccess, DoorKind, FaceCapture
 from schemas.places import unit_door_of
 from schemas.reference import DISTRICT_TZ
 from streams.rules.rule import (
@@ -78,14 +78,13 @@ class GroupRentingState(RuleState):
         return self.gallery.dropped + self.dropped
 
 
-class GroupRentingRule(Rule[GroupRentingState, GroupRentingConfig]):
+class GroupRentingRule(Rule[DoorAccess | FaceCapture, GroupRentingState, GroupRentingConfig]):
     name = "group_renting"
     alert_types = (AlertType.GROUP_RENTING,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (DoorAccess, FaceCapture)
     Config = GroupRentingConfig
     State = GroupRentingState
 
-    def key(self, event: Event, reference: Reference) -> str | None:
+    def key(self, event: DoorAccess | FaceCapture, reference: Reference) -> str | None:
         unit, person = sighting(event, reference)
         if unit is not None:
             return unit if person is not None or isinstance(event, FaceCapture) else None
@@ -95,7 +94,7 @@ class GroupRentingRule(Rule[GroupRentingState, GroupRentingConfig]):
     def apply(
         self,
         state: GroupRentingState | None,
-        event: Event,
+        event: DoorAccess | FaceCapture,
         config: GroupRentingConfig,
         reference: Reference,
     ) -> Outcome[GroupRentingState]:
@@ -118,11 +117,12 @@ class GroupRentingRule(Rule[GroupRentingState, GroupRentingConfig]):
         if state is None:
             state = GroupRentingState(community_id=event.community_id)
         gallery = state.gallery
-        if person is None:
-            assert isinstance(event, FaceCapture)
+        if person is None and isinstance(event, FaceCapture):
             gallery, person = gallery.identified(
                 event.embedding, event.event_id, config.similarity_threshold
             )
+        if person is None:
+            return Outcome(state)
         record = state.nights.get(night) or Night()
         seen = {**record.at_unit, person: max(record.at_unit.get(person, minute), minute)}
         first = record.first
@@ -200,14 +200,15 @@ def latest_half(minutes: dict[str, int]) -> tuple[dict[str, int], int]:
     return dict(by_minute[cut:]), cut
 
 
-def sighting(event: Event, reference: Reference) -> tuple[str | None, str | None]:
+def sighting(
+    event: DoorAccess | FaceCapture, reference: Reference
+) -> tuple[str | None, str | None]:
     """The unit door an event happened at (None elsewhere) and the known person seen."""
     if isinstance(event, DoorAccess):
         if not event.granted:
             return None, None
         unit = event.door_id if event.door_kind is DoorKind.UNIT_DOOR else None
         return unit, event.person_id
-    assert isinstance(event, FaceCapture)
     return unit_door_of(event.camera_id, reference), event.matched_person_id
 
 

@@ -11,12 +11,11 @@ threshold, and remembers its last match for `apply`, which holds the score to th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 
 from schemas.alerts import AlertType, Severity, SubjectKind, WatchlistFace
-from schemas.events import Event, FaceCapture
+from schemas.events import FaceCapture
 from schemas.places import camera_place
 from streams.rules.rule import (
     Explanation,
@@ -55,29 +54,26 @@ class WatchlistIndex:
     """Embedding size → (unit rows, the faces they belong to)."""
 
 
-class KnownMlmReturnRule(Rule[RuleState, KnownMlmReturnConfig]):
+class KnownMlmReturnRule(Rule[FaceCapture, RuleState, KnownMlmReturnConfig]):
     name = "known_mlm_return"
     alert_types = (AlertType.KNOWN_MLM_RETURN,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (FaceCapture,)
     Config = KnownMlmReturnConfig
 
     def __init__(self) -> None:
         self._index: WatchlistIndex | None = None
         self._last: Match | None = None
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, FaceCapture)
+    def key(self, event: FaceCapture, reference: Reference) -> str | None:
         match = self._match(event, reference)
         return match.face.face_id if match is not None else None
 
     def apply(
         self,
         state: RuleState | None,
-        event: Event,
+        event: FaceCapture,
         config: KnownMlmReturnConfig,
         reference: Reference,
     ) -> Outcome[RuleState]:
-        assert isinstance(event, FaceCapture)
         match = self._match(event, reference)
         if match is None or match.score < config.similarity_threshold:
             return Outcome(None)

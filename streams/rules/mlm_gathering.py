@@ -19,12 +19,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
-from schemas.events import Event, FaceCapture
+from schemas.events import FaceCapture
 from schemas.places import unit_door_of
 from streams.rules.rule import (
     Explanation,
@@ -86,15 +86,13 @@ class DayTally:
         return count >= config.min_visitors and self.peak >= config.arrival_share * count
 
 
-class MlmGatheringRule(Rule[MlmState, MlmGatheringConfig]):
+class MlmGatheringRule(Rule[FaceCapture, MlmState, MlmGatheringConfig]):
     name = "mlm_gathering"
     alert_types = (AlertType.MLM_GATHERING,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (FaceCapture,)
     Config = MlmGatheringConfig
     State = MlmState
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, FaceCapture)
+    def key(self, event: FaceCapture, reference: Reference) -> str | None:
         if event.matched_person_id is not None:
             return None
         return unit_door_of(event.camera_id, reference)
@@ -102,11 +100,10 @@ class MlmGatheringRule(Rule[MlmState, MlmGatheringConfig]):
     def apply(
         self,
         state: MlmState | None,
-        event: Event,
+        event: FaceCapture,
         config: MlmGatheringConfig,
         reference: Reference,
     ) -> Outcome[MlmState]:
-        assert isinstance(event, FaceCapture)
         at = local_time(event.occurred_at)
         day = at.date()
         latest = max([day, *state.days]) if state is not None else day

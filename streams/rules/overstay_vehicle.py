@@ -13,12 +13,12 @@ inside.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
-from schemas.events import Direction, Event, VehiclePassage
+from schemas.events import Direction, VehiclePassage
 from streams.rules.rule import (
     Clearance,
     Explanation,
@@ -48,15 +48,13 @@ class StayState(RuleState):
     alerted: bool = False
 
 
-class OverstayVehicleRule(Rule[StayState, OverstayVehicleConfig]):
+class OverstayVehicleRule(Rule[VehiclePassage, StayState, OverstayVehicleConfig]):
     name = "overstay_vehicle"
     alert_types = (AlertType.OVERSTAY_VEHICLE,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (VehiclePassage,)
     Config = OverstayVehicleConfig
     State = StayState
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, VehiclePassage)
+    def key(self, event: VehiclePassage, reference: Reference) -> str | None:
         if reference.resident_vehicle(event.plate) is not None:
             return None
         return f"{event.community_id}:{event.plate}"
@@ -64,11 +62,10 @@ class OverstayVehicleRule(Rule[StayState, OverstayVehicleConfig]):
     def apply(
         self,
         state: StayState | None,
-        event: Event,
+        event: VehiclePassage,
         config: OverstayVehicleConfig,
         reference: Reference,
     ) -> Outcome[StayState]:
-        assert isinstance(event, VehiclePassage)
         if state is not None and (
             event.occurred_at < state.entered_at
             or (event.direction is Direction.IN and event.occurred_at == state.entered_at)

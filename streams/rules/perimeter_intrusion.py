@@ -14,7 +14,7 @@ then there is no state at all, so the lookup misses and nothing is written.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -22,7 +22,6 @@ from schemas.alerts import AlertType, Severity, SubjectKind
 from schemas.events import (
     CameraAnalytics,
     DeviceKind,
-    Event,
     FaceCapture,
     PerimeterAlarm,
     PerimeterAlarmKind,
@@ -76,17 +75,19 @@ class OpenZones(RuleState):
     zones: dict[str, OpenZone] = Field(default_factory=dict)
 
 
-class PerimeterIntrusionRule(Rule[OpenZones, PerimeterIntrusionConfig]):
+class PerimeterIntrusionRule(
+    Rule[PerimeterAlarm | FaceCapture | CameraAnalytics, OpenZones, PerimeterIntrusionConfig]
+):
     name = "perimeter_intrusion"
     alert_types = (AlertType.PERIMETER_INTRUSION,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (PerimeterAlarm, FaceCapture, CameraAnalytics)
     Config = PerimeterIntrusionConfig
     State = OpenZones
 
-    def key(self, event: Event, reference: Reference) -> str | None:
+    def key(
+        self, event: PerimeterAlarm | FaceCapture | CameraAnalytics, reference: Reference
+    ) -> str | None:
         if isinstance(event, PerimeterAlarm):
             return event.community_id
-        assert isinstance(event, FaceCapture | CameraAnalytics)
         camera = reference.device(event.camera_id)
         # A camera that guards no place is at no fence zone: skip the state lookup.
         return event.community_id if camera is not None and camera.place else None
@@ -94,7 +95,7 @@ class PerimeterIntrusionRule(Rule[OpenZones, PerimeterIntrusionConfig]):
     def apply(
         self,
         state: OpenZones | None,
-        event: Event,
+        event: PerimeterAlarm | FaceCapture | CameraAnalytics,
         config: PerimeterIntrusionConfig,
         reference: Reference,
     ) -> Outcome[OpenZones]:
@@ -116,7 +117,6 @@ class PerimeterIntrusionRule(Rule[OpenZones, PerimeterIntrusionConfig]):
             return Outcome(
                 kept(state, zones, event.community_id), findings=[alarm_finding(event, cameras)]
             )
-        assert isinstance(event, FaceCapture | CameraAnalytics)
         attachments = [
             capture_attachment(event, zone)
             for zone, open_zone in zones.items()

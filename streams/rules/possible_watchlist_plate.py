@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -29,7 +29,7 @@ from schemas.alerts import (
     SubjectKind,
     WatchlistPlate,
 )
-from schemas.events import Direction, Event, VehiclePassage
+from schemas.events import Direction, VehiclePassage
 from streams.rules.rule import (
     Explanation,
     Finding,
@@ -175,12 +175,11 @@ def align(listed: str, read: str, confusions: bool) -> tuple[Difference, ...]:
     return tuple(reversed(differences))
 
 
-class PossibleWatchlistPlateRule(Rule[RuleState, PossibleWatchlistPlateConfig]):
+class PossibleWatchlistPlateRule(Rule[VehiclePassage, RuleState, PossibleWatchlistPlateConfig]):
     """Stateless: every near-miss read is a finding; the book folds repeats per read plate."""
 
     name = "possible_watchlist_plate"
     alert_types = (AlertType.POSSIBLE_WATCHLIST_PLATE,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (VehiclePassage,)
     Config = PossibleWatchlistPlateConfig
 
     def __init__(self) -> None:
@@ -192,8 +191,7 @@ class PossibleWatchlistPlateRule(Rule[RuleState, PossibleWatchlistPlateConfig]):
             self._index = (reference.version, WatchlistIndex(reference.watchlist_plates()))
         return self._index[1]
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, VehiclePassage)
+    def key(self, event: VehiclePassage, reference: Reference) -> str | None:
         resemblance = self.index(reference).closest(
             event.plate, confusions=True, max_differences=MOST_DIFFERENCES
         )
@@ -202,11 +200,10 @@ class PossibleWatchlistPlateRule(Rule[RuleState, PossibleWatchlistPlateConfig]):
     def apply(
         self,
         state: RuleState | None,
-        event: Event,
+        event: VehiclePassage,
         config: PossibleWatchlistPlateConfig,
         reference: Reference,
     ) -> Outcome[RuleState]:
-        assert isinstance(event, VehiclePassage)
         if event.confidence < config.min_confidence:
             return Outcome(None)
         resemblance = self.index(reference).closest(

@@ -19,12 +19,12 @@ the plate's key is dropped.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
-from schemas.events import Direction, Event, VehiclePassage
+from schemas.events import Direction, VehiclePassage
 from streams.rules.rule import (
     Explanation,
     Finding,
@@ -69,16 +69,14 @@ class RoamingState(RuleState):
     """Entries dropped by the caps (`MAX_ENTRIES`, the state's size), oldest first."""
 
 
-class RoamingVehicleRule(Rule[RoamingState, RoamingVehicleConfig]):
+class RoamingVehicleRule(Rule[VehiclePassage, RoamingState, RoamingVehicleConfig]):
     name = "roaming_vehicle"
     alert_types = (AlertType.ROAMING_VEHICLE,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (VehiclePassage,)
     keying = Keying.PLATE
     Config = RoamingVehicleConfig
     State = RoamingState
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, VehiclePassage)
+    def key(self, event: VehiclePassage, reference: Reference) -> str | None:
         if event.direction is not Direction.IN or reference.resident_vehicle(event.plate):
             return None
         return event.plate
@@ -86,11 +84,10 @@ class RoamingVehicleRule(Rule[RoamingState, RoamingVehicleConfig]):
     def apply(
         self,
         state: RoamingState | None,
-        event: Event,
+        event: VehiclePassage,
         config: RoamingVehicleConfig,
         reference: Reference,
     ) -> Outcome[RoamingState]:
-        assert isinstance(event, VehiclePassage)
         state = state or RoamingState()
         known = [*state.entries, *state.night_entries]
         if any(e.event_id == event.event_id for e in known):

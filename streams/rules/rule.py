@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, ClassVar, Generic, Protocol, TypeVar
+from types import UnionType
+from typing import Annotated, ClassVar, Generic, Protocol, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -90,6 +91,7 @@ class Clearance:
     explanation: Explanation
 
 
+E = TypeVar("E", bound=Event)
 S = TypeVar("S", bound=RuleState)
 C = TypeVar("C", bound=RuleConfig)
 
@@ -130,13 +132,16 @@ class Reference(Protocol):
     def watchlist_faces(self) -> Sequence[WatchlistFace]: ...
 
 
-class Rule(ABC, Generic[S, C]):
-    """One rule module = one subclass. Stateless rules leave `State` as None."""
+class Rule(ABC, Generic[E, S, C]):
+    """One rule module = one subclass, typed by the events it takes: `Rule[FaceCapture, ...]`
+    or `Rule[DoorAccess | FaceCapture, ...]`. The engine hands it only those, so a rule
+    never checks what it was given. Stateless rules leave `State` as None."""
 
     name: ClassVar[str]
     """Snake-case; names the rule's table and its section in rule settings."""
     alert_types: ClassVar[tuple[AlertType, ...]]
     inputs: ClassVar[tuple[type[Event], ...]]
+    """Read from the first type argument, for the engine's dispatch."""
     keying: ClassVar[Keying] = Keying.COMMUNITY
     Config: ClassVar[type[RuleConfig]] = RuleConfig
     State: ClassVar[type[RuleState] | None] = None
@@ -144,12 +149,18 @@ class Rule(ABC, Generic[S, C]):
     """Absence rules with several inputs: may an event on one input settle a wake-up that
     the watermark (held back by a lagging input) has not reached? Single-input rules may."""
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        taken = _taken_events(cls)
+        if taken:
+            cls.inputs = taken
+
     @abstractmethod
-    def key(self, event: Event, reference: Reference) -> str | None:
+    def key(self, event: E, reference: Reference) -> str | None:
         """The state key this event belongs to; None when the event does not concern the rule."""
 
     @abstractmethod
-    def apply(self, state: S | None, event: Event, config: C, reference: Reference) -> Outcome[S]:
+    def apply(self, state: S | None, event: E, config: C, reference: Reference) -> Outcome[S]:
         """Fold one event into the key's state (None = no state yet)."""
 
     def wake_at(self, state: S, config: C) -> datetime | None:
@@ -182,6 +193,17 @@ class Rule(ABC, Generic[S, C]):
         Kafka's message size would crash-loop the worker): its oldest records dropped, and
         counted so explanations can say so. None when nothing more can go."""
         return None
+
+
+def _taken_events(cls: type) -> tuple[type[Event], ...]:
+    """The event types of `Rule[E, ...]` among the class's direct bases (a union gives
+    several); empty when the class inherits them from a typed parent."""
+    for base in getattr(cls, "__orig_bases__", ()):
+        if get_origin(base) is Rule:
+            taken = get_args(base)[0]
+            kinds = get_args(taken) if isinstance(taken, UnionType) else (taken,)
+            return tuple(k for k in kinds if isinstance(k, type) and issubclass(k, Event))
+    return ()
 
 
 def local_time(at: datetime) -> datetime:

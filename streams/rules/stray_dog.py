@@ -12,12 +12,12 @@ where dogs were seen last. State holds the window's sightings.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from schemas.alerts import AlertType, Evidence, Severity, SubjectKind
-from schemas.events import CameraAnalytics, CameraAnalyticsKind, Event
+from schemas.events import CameraAnalytics, CameraAnalyticsKind
 from streams.rules.rule import (
     Explanation,
     Finding,
@@ -55,26 +55,23 @@ class Sightings(RuleState):
     """Oldest first."""
 
 
-class StrayDogRule(Rule[Sightings, StrayDogConfig]):
+class StrayDogRule(Rule[CameraAnalytics, Sightings, StrayDogConfig]):
     name = "stray_dog"
     alert_types = (AlertType.STRAY_DOG,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (CameraAnalytics,)
     Config = StrayDogConfig
     State = Sightings
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, CameraAnalytics)
+    def key(self, event: CameraAnalytics, reference: Reference) -> str | None:
         kind = event.analytics_kind
         return event.community_id if kind is CameraAnalyticsKind.STRAY_DOG else None
 
     def apply(
         self,
         state: Sightings | None,
-        event: Event,
+        event: CameraAnalytics,
         config: StrayDogConfig,
         reference: Reference,
     ) -> Outcome[Sightings]:
-        assert isinstance(event, CameraAnalytics)
         state = state or Sightings(community_id=event.community_id)
         at = event.occurred_at
         same_dog = timedelta(minutes=config.same_dog_minutes)

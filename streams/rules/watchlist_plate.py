@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from schemas.alerts import WATCHLIST_SEVERITY, AlertType, SubjectKind, WatchlistPlate
-from schemas.events import Event, VehiclePassage
+from schemas.events import VehiclePassage
 from streams.rules.rule import (
     Explanation,
     Finding,
@@ -21,21 +19,22 @@ from streams.rules.rule import (
 CATEGORY_ZH = {"wanted": "在逃关联", "stolen": "被盗", "attention": "重点关注"}
 
 
-class WatchlistPlateRule(Rule[RuleState, RuleConfig]):
+class WatchlistPlateRule(Rule[VehiclePassage, RuleState, RuleConfig]):
     """Stateless: every sighting is a finding; the book folds repeats into the open alert."""
 
     name = "watchlist_plate"
     alert_types = (AlertType.WATCHLIST_PLATE,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (VehiclePassage,)
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, VehiclePassage)
+    def key(self, event: VehiclePassage, reference: Reference) -> str | None:
         return event.plate if reference.watchlist_plate(event.plate) else None
 
     def apply(
-        self, state: RuleState | None, event: Event, config: RuleConfig, reference: Reference
+        self,
+        state: RuleState | None,
+        event: VehiclePassage,
+        config: RuleConfig,
+        reference: Reference,
     ) -> Outcome[RuleState]:
-        assert isinstance(event, VehiclePassage)
         entry = reference.watchlist_plate(event.plate)
         if entry is None:
             return Outcome(None)

@@ -8,14 +8,14 @@ then raises: the engine must discard that half-written state, dead-letter the pa
 from __future__ import annotations
 
 import sys
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
 from pingan.platform.settings import get_settings
 from pingan.worker import run_worker
 from schemas.alerts import AlertType, Severity, SubjectKind
-from schemas.events import BraceletReading, Event
+from schemas.events import BraceletReading
 from streams.rules.catalogue import all_rules
 from streams.rules.rule import (
     Explanation,
@@ -36,20 +36,21 @@ class TallyState(RuleState):
     presses: list[str] = Field(default_factory=list)
 
 
-class TallyRule(Rule[TallyState, RuleConfig]):
+class TallyRule(Rule[BraceletReading, TallyState, RuleConfig]):
     name = "tally_sos"
     alert_types = (AlertType.BRACELET_SOS,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (BraceletReading,)
     State = TallyState
 
-    def key(self, event: Event, reference: Reference) -> str | None:
-        assert isinstance(event, BraceletReading)
+    def key(self, event: BraceletReading, reference: Reference) -> str | None:
         return event.bracelet_id if event.sos else None
 
     def apply(
-        self, state: TallyState | None, event: Event, config: RuleConfig, reference: Reference
+        self,
+        state: TallyState | None,
+        event: BraceletReading,
+        config: RuleConfig,
+        reference: Reference,
     ) -> Outcome[TallyState]:
-        assert isinstance(event, BraceletReading)
         state = state or TallyState()
         state.presses.append(event.event_id)
         if event.event_id.startswith(POISON):
@@ -68,7 +69,7 @@ class TallyRule(Rule[TallyState, RuleConfig]):
         return Outcome(state, findings=[finding])
 
 
-def rules() -> list[Rule[Any, Any]]:
+def rules() -> list[Rule[Any, Any, Any]]:
     return [*all_rules(), TallyRule()]
 
 

@@ -103,13 +103,13 @@ def test_other_problems_keep_their_wording() -> None:
         validated(rule_named("bracelet_low_battery"), {"recharged": 0.1})
 
 
-def _parameters(rule: Rule[Any, Any]) -> list[tuple[str, Any]]:
+def _parameters(rule: Rule[Any, Any, Any]) -> list[tuple[str, Any]]:
     return [(name, info.annotation) for name, info in rule.Config.model_fields.items()]
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.name)
 def test_every_numeric_parameter_has_both_bounds_and_every_list_a_length(
-    rule: Rule[Any, Any],
+    rule: Rule[Any, Any, Any],
 ) -> None:
     for name, annotation in _parameters(rule):
         bounds = bounds_of(rule.Config, name)
@@ -124,7 +124,7 @@ def test_every_numeric_parameter_has_both_bounds_and_every_list_a_length(
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.name)
-def test_the_defaults_lie_within_the_bounds(rule: Rule[Any, Any]) -> None:
+def test_the_defaults_lie_within_the_bounds(rule: Rule[Any, Any, Any]) -> None:
     """Pydantic does not validate defaults: a bound tighter than its default would only
     show when someone tries to set the default back."""
     defaults = rule.Config().model_dump(mode="json")

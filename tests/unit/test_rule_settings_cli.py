@@ -23,7 +23,7 @@ from pingan.platform.rule_settings import (
 )
 from pingan.rule_settings_cli import parse_assignments, parse_value
 from schemas.alerts import AlertType
-from schemas.events import Event, VehiclePassage
+from schemas.events import VehiclePassage
 from schemas.reference import RuleSettings
 from streams.rules.bracelet_sos import BraceletSosRule
 from streams.rules.rule import Outcome, Reference, Rule, RuleConfig, RuleState
@@ -36,19 +36,22 @@ class SpeedConfig(RuleConfig):
     gates: list[str] = Field(default_factory=list, max_length=5)
 
 
-class SpeedRule(Rule[RuleState, SpeedConfig]):
+class SpeedRule(Rule[VehiclePassage, RuleState, SpeedConfig]):
     """A stand-in with typed, constrained thresholds, independent of the real catalogue."""
 
     name = "speed"
     alert_types = (AlertType.CLONED_PLATE,)
-    inputs: ClassVar[tuple[type[Event], ...]] = (VehiclePassage,)
     Config = SpeedConfig
 
-    def key(self, event: Event, reference: Reference) -> str | None:
+    def key(self, event: VehiclePassage, reference: Reference) -> str | None:
         return None
 
     def apply(
-        self, state: RuleState | None, event: Event, config: SpeedConfig, reference: Reference
+        self,
+        state: RuleState | None,
+        event: VehiclePassage,
+        config: SpeedConfig,
+        reference: Reference,
     ) -> Outcome[RuleState]:
         return Outcome(None)
 

@@ -115,7 +115,7 @@ class RuleHarness:
 
     def __init__(
         self,
-        rule: Rule[Any, Any],
+        rule: Rule[Any, Any, Any],
         reference: StaticReference | None = None,
         lateness: timedelta = timedelta(seconds=30),
         **overrides: Any,

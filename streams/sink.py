@@ -11,24 +11,22 @@ Every message is stored or dead-lettered, never stuck: when decoding, making the
 converting to Arrow or the insert fails for good, the batch is halved until the culprit is
 found (one bad message in N costs O(log N) inserts), it is dead-lettered with the reason
 and the rest are stored. A batch that fails nowhere takes one conversion and one insert.
-Transient ClickHouse errors are retried; one that lasts `stall_after_seconds` raises a
-stall: an alert (`on_stall`) and an unhealthy /healthz, until the insert goes through.
+Transient ClickHouse errors are retried as any failing batch is (`SteadyBatches`): one that
+lasts `stall_after_seconds` raises a stall, an alert (`on_stall`) and an unhealthy /healthz,
+until the insert goes through.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from pingan.platform.health import PIPELINE_HEALTH, Stall
+from pingan.platform.health import Stall
 from pingan.platform.warehouse import Warehouse, WarehouseError
 from schemas.alerts import PLATFORM_COMMUNITY, Alert, AlertType, Severity, SubjectKind
 from schemas.codec import DecodeError
@@ -36,16 +34,14 @@ from schemas.events import Record, utc_now
 from schemas.topics import DEAD_LETTERS, Topic
 from streams.dead_letters import DeadLetter
 from streams.intake import Intake
+from streams.steady_batches import StallFn, SteadyBatches
 
 log = logging.getLogger(__name__)
 
 RejectFn = Callable[[DeadLetter], Awaitable[None]]
-StallFn = Callable[[Stall], Awaitable[None]]
 Pending = tuple["Message", dict[str, Any]]
 T = TypeVar("T")
 
-MAX_RETRY_DELAY_SECONDS = 10.0
-MAX_ERROR_CHARS = 500
 CONVERSION_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError)
 """What pyarrow raises for a value its column's type cannot hold (70000 in a UInt16)."""
 
@@ -96,8 +92,7 @@ class TableSink:
         self._stats = stats
         self._watermarks: dict[int, int] | None = None
         self._schema = warehouse.arrow_schema(self.table)
-        self._stall_after_seconds = stall_after_seconds
-        self._on_stall = on_stall
+        self._retries = SteadyBatches(stall_after_seconds, on_stall or _unwatched)
 
     def forget_watermarks(self) -> None:
         """After a rebalance another worker may have written our new partitions: re-read."""
@@ -202,41 +197,24 @@ class TableSink:
     async def _insert_until_written(
         self, batch: pa.Table, pending: Sequence[Pending]
     ) -> str | None:
-        """Retries transient errors with backoff; after `stall_after_seconds` the stall is
-        raised (alert and /healthz) and the retries go on, so nothing is lost."""
-        delay = 0.2
-        failing_since: float | None = None
-        stalled = False
-        while True:
+        """Retries transient errors (the stall, alert and /healthz, after
+        `stall_after_seconds`); returns why ClickHouse refused the rows for good, or None."""
+        refused: list[str] = []
+
+        async def insert() -> None:
             try:
                 await self._warehouse.ainsert(self.table, batch)
             except WarehouseError as exc:
-                if exc.permanent:
-                    return f"ClickHouse refused the row for {self.table}: {exc}"
-                self._stats.insert_retries[self.table] += 1
-                failing_since = failing_since or time.monotonic()
-                if not stalled and time.monotonic() - failing_since >= self._stall_after_seconds:
-                    stalled = True
-                    await self._stalled(pending, failing_since, exc)
-                log.error("insert into %s failed, retrying in %.1fs: %s", self.table, delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_DELAY_SECONDS)
-                continue
-            if stalled:
-                PIPELINE_HEALTH.recovered(self.topic.name)
-                log.warning("%s is written to %s again", self.topic.name, self.table)
-            return None
+                if not exc.permanent:
+                    self._stats.insert_retries[self.table] += 1
+                    raise
+                refused.append(f"ClickHouse refused the row for {self.table}: {exc}")
 
-    async def _stalled(
-        self, pending: Sequence[Pending], failing_since: float, exc: WarehouseError
-    ) -> None:
-        since = utc_now() - timedelta(seconds=time.monotonic() - failing_since)
-        partitions = tuple(sorted({m.partition for m, _ in pending}))
-        stall = Stall(self.topic.name, self.table, partitions, since, str(exc)[:MAX_ERROR_CHARS])
-        PIPELINE_HEALTH.stalled(stall)
-        log.error("pipeline stalled: %s", stall.reason)
-        if self._on_stall is not None:
-            await self._on_stall(stall)
+        partitions = [m.partition for m, _ in pending]
+        await self._retries.handle(
+            self.topic.name, self.table, partitions, insert, f"insert into {self.table}"
+        )
+        return refused[0] if refused else None
 
 
 def stall_alert(stall: Stall) -> Alert:
@@ -283,6 +261,10 @@ async def isolate(
         return [(items[0], reason)]
     middle = len(items) // 2
     return await isolate(items[:middle], store) + await isolate(items[middle:], store)
+
+
+async def _unwatched(stall: Stall) -> None:
+    """No alert to raise: /healthz still shows the stall."""
 
 
 def _dead_letter(m: Message) -> DeadLetter:

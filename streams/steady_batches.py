@@ -43,9 +43,11 @@ class SteadyBatches:
         destination: str,
         partitions: Sequence[int],
         handle: Callable[[], Awaitable[object]],
+        what: str | None = None,
     ) -> None:
         """Runs `handle` until it returns; `destination` names, for the stall, where the
-        batch's messages are held back from (a table, or the rules that read them)."""
+        batch's messages are held back from (a table, or the rules that read them), and
+        `what` the work in the log (default: a batch of the topic)."""
         delay = 0.2
         failing_since: float | None = None
         stalled = False
@@ -54,7 +56,7 @@ class SteadyBatches:
                 await handle()
             except Exception as exc:
                 failing_since = failing_since or self.clock()
-                log.exception("a batch of %s failed, retrying in %.1fs", topic, delay)
+                log.exception("%s failed, retrying in %.1fs", what or f"a batch of {topic}", delay)
                 if not stalled and self.clock() - failing_since >= self.stall_after_seconds:
                     stalled = True
                     await self._stalled(topic, destination, partitions, failing_since, exc)

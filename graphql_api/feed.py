@@ -5,6 +5,11 @@ replay history. Without a group aiokafka assigns it every partition of the topic
 any added later), and start() positions it at their ends. Each subscriber gets a
 bounded queue; one that cannot keep up loses its oldest alerts instead of holding back
 the others.
+
+The feed also remembers the alerts of the last few minutes. A client that reads its first
+page from ClickHouse as it subscribes would otherwise miss an alert raised in between:
+already past the subscription, not yet stored by the sink. Subscribing with a replay
+window closes that gap; the client keeps the newest version of each alert.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
+from collections import deque
 from collections.abc import AsyncIterator
 from types import TracebackType
 
@@ -28,6 +35,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_SIZE = 256
 DROP_LOG_EVERY = 100
+REPLAY_MAX_SECONDS = 300
+"""How far back a subscriber may ask to be replayed: minutes cover a sink that is slow to
+store, and an API restart forgets them anyway (the stored alerts are the record)."""
+REPLAY_MAX_ALERTS = 5000
 
 
 class FeedUnavailable(PublicError):
@@ -90,6 +101,7 @@ class AlertFeed:
         self._subscriptions: set[AlertSubscription] = set()
         self._consumer: AIOKafkaConsumer | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._recent: deque[tuple[float, Alert]] = deque(maxlen=REPLAY_MAX_ALERTS)
 
     @property
     def running(self) -> bool:
@@ -146,11 +158,14 @@ class AlertFeed:
         await self.stop()
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[AlertSubscription]:
-        """Receive every alert published from now on until the block exits."""
+    async def subscribe(self, replay_seconds: float = 0) -> AsyncIterator[AlertSubscription]:
+        """Receive the alerts of the last `replay_seconds` this process saw, then every alert
+        published from now on until the block exits, with no gap between the two."""
         if not self.running:
             raise FeedUnavailable
         subscription = AlertSubscription(self._queue_size)
+        for alert in self._replay(replay_seconds):
+            subscription.offer(alert)
         self._subscriptions.add(subscription)
         try:
             yield subscription
@@ -177,8 +192,23 @@ class AlertFeed:
                 exc.reason,
             )
             return
+        self._remember(alert)
         for subscription in self._subscriptions:
             subscription.offer(alert)
+
+    def _remember(self, alert: Alert) -> None:
+        now = time.monotonic()
+        self._recent.append((now, alert))
+        while self._recent[0][0] < now - REPLAY_MAX_SECONDS:
+            self._recent.popleft()
+
+    def _replay(self, seconds: float) -> list[Alert]:
+        """The newest alerts within `seconds`, as many as a subscriber's queue holds."""
+        if seconds <= 0:
+            return []
+        since = time.monotonic() - min(seconds, REPLAY_MAX_SECONDS)
+        recent = [alert for seen, alert in self._recent if seen >= since]
+        return recent[-self._queue_size :]
 
     def _end_all(self, failed: bool) -> None:
         for subscription in self._subscriptions:

@@ -12,6 +12,7 @@ from graphql_api import queries
 from graphql_api.access import Permission
 from graphql_api.criteria import AlertCriteria
 from graphql_api.errors import InvalidArgument, NotFound
+from graphql_api.feed import REPLAY_MAX_SECONDS
 from graphql_api.pagination import ONE_MS, PageRequest
 from graphql_api.permissions import needs
 from graphql_api.resolvers.common import ApiInfo, checked_note, publish
@@ -102,14 +103,19 @@ class AlertMutation:
 @strawberry.type
 class AlertSubscription:
     @strawberry.subscription(
-        description="Alerts as rules raise or update them, from now on, within what you may see.",
+        description="Alerts as rules raise or update them, from now on, within what you may see. "
+        f"With replaySeconds (0-{REPLAY_MAX_SECONDS}), first the alerts raised or updated that "
+        "long ago or since: a client that also reads the latest page of `alerts` misses none "
+        "raised in between, still on their way to storage. Keep the newest version of each id.",
         permission_classes=[needs(Permission.READ_ALERTS)],
     )
     async def alerts(
-        self, info: ApiInfo, alert_filter: FilterArgument = None
+        self, info: ApiInfo, alert_filter: FilterArgument = None, replay_seconds: int = 0
     ) -> AsyncGenerator[Alert, None]:
         criteria = alert_criteria(info, alert_filter)
-        async with info.context.api.alert_feed.subscribe() as feed:
+        if not 0 <= replay_seconds <= REPLAY_MAX_SECONDS:
+            raise InvalidArgument(f"replaySeconds must be within 0-{REPLAY_MAX_SECONDS}")
+        async with info.context.api.alert_feed.subscribe(replay_seconds) as feed:
             async for alert in feed:
                 if criteria.matches(alert):
                     yield Alert.from_record(alert)

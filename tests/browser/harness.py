@@ -27,6 +27,7 @@ from playwright.sync_api import (
     Route,
     WebSocketRoute,
 )
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from graphql_api.access import Role
 from graphql_api.tokens import mint_token
@@ -179,6 +180,20 @@ def fence_alarm(community: str, zone: str) -> PerimeterAlarm:
     )
 
 
+def raised_where(console: Console, zone: str) -> str:
+    """Whether the worker stored the zone's intrusion: tells a page that missed an alert
+    from a worker that never raised it."""
+    reply = console.worker.graphql(
+        "query($t: [AlertType!]) { alerts(filter: {types: $t}, first: 100) "
+        "{ edges { node { id raisedAt } } } }",
+        {"t": ["PERIMETER_INTRUSION"]},
+    )
+    edges = reply.get("data", {}).get("alerts", {}).get("edges", [])
+    stored = [e["node"] for e in edges if f":{zone}:" in e["node"]["id"]]
+    log = console.worker.log_tail()
+    return f"the worker stored {stored or 'no such alert'}; its log ends:\n{log}"
+
+
 def unique_zone(label: str) -> str:
     return f"{label}-{uuid.uuid4().hex[:8]}"
 
@@ -195,7 +210,10 @@ def raise_intrusion(console: Console, community: str, label: str, *pages: Page) 
     ids = set()
     for page in pages:
         item = intrusion_item(page, zone)
-        item.wait_for(timeout=FIRST_ALERT_TIMEOUT_MS)
+        try:
+            item.wait_for(timeout=FIRST_ALERT_TIMEOUT_MS)
+        except PlaywrightTimeout as timeout:
+            raise AssertionError(f"{timeout}\n{raised_where(console, zone)}") from None
         ids.add(item.get_attribute("data-alert-id"))
     (alert_id,) = ids
     assert alert_id

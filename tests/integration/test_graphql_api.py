@@ -63,7 +63,7 @@ query($c: ID!) {
 }
 """
 SUBSCRIPTION = """
-subscription($f: AlertFilter) { alerts(filter: $f) { %s } }
+subscription($f: AlertFilter, $r: Int! = 0) { alerts(filter: $f, replaySeconds: $r) { %s } }
 """
 ALERT_FIELDS = """
   id type severity status communityId subjectKind subject firstSeen lastSeen count explanation
@@ -547,7 +547,7 @@ async def test_watchlist_plates_are_added_and_removed_by_normalised_plate(
     assert (tombstone.key, tombstone.value) == (listed.key, None)
 
 
-async def _open_subscription(api: Api, alert_filter: dict[str, Any]) -> Any:
+async def _open_subscription(api: Api, alert_filter: dict[str, Any], replay: int = 0) -> Any:
     """A graphql-transport-ws client subscribed to alerts, once the server has registered it."""
     baseline = api.context.alert_feed.subscriber_count
     ws = await websockets.connect(api.ws_url, subprotocols=["graphql-transport-ws"])
@@ -561,7 +561,7 @@ async def _open_subscription(api: Api, alert_filter: dict[str, Any]) -> Any:
                 "type": "subscribe",
                 "payload": {
                     "query": SUBSCRIPTION % ALERT_FIELDS,
-                    "variables": {"f": alert_filter},
+                    "variables": {"f": alert_filter, "r": replay},
                 },
             }
         ).decode()
@@ -601,6 +601,55 @@ async def test_subscription_streams_published_alerts_that_match_its_filter(api: 
     alert = received[-1]
     assert (alert["communityId"], alert["severity"], alert["status"]) == ("c01", "CRITICAL", "OPEN")
     assert alert["evidence"][0]["eventId"] == f"passage-{RUN}-22"
+
+
+async def test_a_subscription_replays_alerts_raised_just_before_it(api: Api) -> None:
+    """The console reads its first page from ClickHouse as it subscribes: an alert raised in
+    between, past the subscription and not yet stored, was missed by both until this."""
+    just_before = _alert(25, severity=Severity.CRITICAL, first_seen=utc_now())
+    elsewhere = _alert(26, community="c02", severity=Severity.CRITICAL, first_seen=utc_now())
+    async with api.context.alert_feed.subscribe() as everything:
+        await api.context.publisher.publish_many([just_before, elsewhere])
+        await _await_alerts(everything, *_ids([just_before, elsewhere]))
+    plain = await _open_subscription(api, {"communityIds": ["c01"]})
+    replaying = await _open_subscription(api, {"communityIds": ["c01"]}, replay=60)
+    marker = _alert(27, first_seen=utc_now())
+    await api.context.publisher.publish(marker)
+    try:
+        from_plain = await _alert_ids_until(plain, marker.alert_id)
+        from_replay = await _alert_ids_until(replaying, marker.alert_id)
+    finally:
+        await plain.close()
+        await replaying.close()
+    assert just_before.alert_id not in from_plain, "without replay, only what comes after"
+    assert just_before.alert_id in from_replay
+    assert elsewhere.alert_id not in from_replay, "the replay keeps to the filter"
+
+
+async def _alert_ids_until(ws: Any, last_id: str) -> list[str]:
+    ids: list[str] = []
+    while not ids or ids[-1] != last_id:
+        message = await _next_message(ws)
+        assert message["type"] == "next", message
+        ids.append(message["payload"]["data"]["alerts"]["id"])
+    return ids
+
+
+async def test_a_replay_longer_than_the_feed_keeps_is_refused(api: Api) -> None:
+    ws = await websockets.connect(api.ws_url, subprotocols=["graphql-transport-ws"])
+    try:
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {api.token()}"}}
+        await ws.send(orjson.dumps(init).decode())
+        assert orjson.loads(await ws.recv())["type"] == "connection_ack"
+        query = "subscription { alerts(replaySeconds: 301) { id } }"
+        await ws.send(
+            orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}).decode()
+        )
+        message = await _next_message(ws)
+    finally:
+        await ws.close()
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["message"] == "replaySeconds must be within 0-300"
 
 
 async def test_subscription_with_a_bad_filter_gets_a_clear_error(api: Api) -> None:

@@ -46,7 +46,13 @@ addStrings({
 const LATEST = `query LatestAlerts($filter: AlertFilter, $first: Int) {
   alerts(filter: $filter, first: $first) { edges { node { ${ALERT_FIELDS} } } }
 }`;
-const LIVE = `subscription LiveAlerts { alerts { ${ALERT_FIELDS} } }`;
+const LIVE = `subscription LiveAlerts($replay: Int!) {
+  alerts(replaySeconds: $replay) { ${ALERT_FIELDS} }
+}`;
+// The first page comes from ClickHouse, which stores an alert a moment after it is raised:
+// the subscription first replays the last minutes, so an alert raised while the page
+// loads (or while the socket reconnects) is in one or the other.
+const REPLAY_SECONDS = 300;
 
 function newestFirst(a, b) {
   return Date.parse(b.firstSeen) - Date.parse(a.firstSeen) || (a.id < b.id ? 1 : -1);
@@ -148,7 +154,7 @@ export async function render(root, params) {
   // Subscribe first, so nothing raised while the first page loads is missed.
   const live = [];
   let loaded = false;
-  const unsubscribe = subscribe(LIVE, {}, {
+  const unsubscribe = subscribe(LIVE, { replay: REPLAY_SECONDS }, {
     next: (data) => (loaded ? upsert(data.alerts) : live.push(data.alerts)),
     error: (failure) => {
       clear(notice).append(stateMessage("error", t("feed.streamFailed", { detail: failure.message })));

@@ -7,6 +7,10 @@ import { addStrings, t } from "../i18n.js";
 import { drawDistrict } from "../map.js";
 
 const REFRESH_AFTER_MS = 2000;
+const REPLAY_SECONDS = 60;
+const MAP_ALERTS = `subscription MapAlerts($replay: Int!) {
+  alerts(replaySeconds: $replay) { id status }
+}`;
 
 addStrings({
   zh: {
@@ -104,10 +108,11 @@ export async function render(root) {
     return undefined;
   }
 
-  // Alerts change the colours: redraw once a burst of them has passed.
+  // Alerts change the colours: redraw once a burst of them has passed. The replay covers
+  // alerts raised while the counts were read but not yet stored.
   let timer = null;
   const unsubscribe = session.may("read:alerts")
-    ? subscribe("subscription MapAlerts { alerts { id status } }", {}, {
+    ? subscribe(MAP_ALERTS, { replay: REPLAY_SECONDS }, {
         next: () => {
           clearTimeout(timer);
           timer = setTimeout(() => draw().catch(() => {}), REFRESH_AFTER_MS);

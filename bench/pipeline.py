@@ -13,15 +13,20 @@ backlog it measures:
 - skeleton: `pingan worker --no-api` with every rule but `watchlist_plate` disabled through
   the rule-settings topic: the walking skeleton (sinks + one rule);
 - all rules: the same worker with the settings record removed, in a fresh consumer group
-  and data dir. The target is all rules ≥ 70% of the skeleton's throughput.
+  and data dir. The target is all rules ≥ 70% of the skeleton's throughput;
+- scale-out: two `pingan worker --role rules` and one `--role sink` on the same backlog,
+  from the first commit of either group until both have covered it, with each process's
+  CPU: `2 rule workers / 1 worker` against the all-rules worker.
 
 Each worker starts on emptied alert, dead-letter and re-keyed passage topics, so it reads
 only what it wrote itself. Throughput is read from each consumer group's committed offsets,
 from its first commit to the one that covers the backlog, so start-up is reported apart.
 Latency under a backlog is queueing, so it is measured next, with every rule on: the
-caught-up worker gets the district at real time, and probe passages (plates watchlisted for
-this, each used once) give p50/p99 of event → alert. Figures are printed and written to
-bench/results/pipeline-<UTC timestamp>.json.
+caught-up worker gets the district at real time at 25%, 50% and 75% of the capacity it just
+showed (`--curve`), and probe passages (plates watchlisted for this, each used once) give
+p50/p99 of event → alert and of event → feed (an `AlertFeed`, the API's source for
+subscriptions, in this process); the district's own fence alarms give their worst case.
+Figures are printed and written to bench/results/pipeline-<UTC timestamp>.json.
 """
 
 from __future__ import annotations
@@ -31,7 +36,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import os
 import platform
 import pstats
@@ -54,15 +58,23 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError
 
+from graphql_api.feed import AlertFeed
 from ingest.simulator import District, SimClock, Simulator
 from pingan.platform.provision import create_topics, prepare_warehouse
 from pingan.platform.publisher import Publisher
 from pingan.platform.settings import Settings
 from pingan.platform.stack import kafka
 from pingan.platform.warehouse import Warehouse, open_warehouse
-from schemas.alerts import AlertType, WatchlistCategory, WatchlistPlate
+from schemas.alerts import Alert, AlertType, WatchlistCategory, WatchlistPlate
 from schemas.codec import decode
-from schemas.events import Event, Record, VehiclePassage, utc_now
+from schemas.events import (
+    Event,
+    PerimeterAlarm,
+    PerimeterAlarmKind,
+    Record,
+    VehiclePassage,
+    utc_now,
+)
 from schemas.reference import DISTRICT_DEFAULT, RuleSettings
 from schemas.topics import (
     ALERTS,
@@ -108,6 +120,14 @@ FROM (
     WHERE alert_type = {alert_type:String} AND startsWith(subject, {prefix:String})
 )
 """
+FENCE_SQL = """
+SELECT count() AS alerts, max(dateDiff('millisecond', source_received_at, raised_at)) AS max_ms
+FROM alerts FINAL
+WHERE alert_type = 'PERIMETER_INTRUSION'
+  AND source_received_at >= {since:DateTime64(3, 'UTC')}
+  AND source_received_at < {until:DateTime64(3, 'UTC')}
+  AND NOT startsWith(subject, {prefix:String})
+"""
 LATENCY_BY_TYPE_SQL = """
 SELECT alert_type, count() AS alerts, quantileExact(0.5)(ms) AS p50_ms,
        quantileExact(0.99)(ms) AS p99_ms, max(ms) AS max_ms
@@ -128,10 +148,10 @@ class Options:
     events: int
     span: int
     watchlist_every: int
-    live_rate: float
+    curve: tuple[float, ...]
     live_seconds: float
     live_warmup: float
-    live_probe_every: int
+    live_probes: int
     profile: bool
     seed: int = 1
 
@@ -167,9 +187,13 @@ class Throughput:
 
 @dataclass(frozen=True)
 class Latency:
-    """Event → alert (source_received_at → raised_at) for the district at real time sent to
-    a caught-up worker; only probes after the warm-up count."""
+    """One phase of the curve: the district at real time, at `fraction` of the worker's
+    measured capacity, sent to the caught-up worker. Event → alert is source_received_at →
+    raised_at of the probes after the warm-up; event → feed is source_received_at → the
+    alert's arrival at an `AlertFeed`, the API's source for subscriptions, in this process.
+    Fence alarms are the district's own PERIMETER_INTRUSION alerts of the phase."""
 
+    fraction: float
     events: int
     events_per_second: float
     warmup_seconds: float
@@ -178,6 +202,12 @@ class Latency:
     p50_ms: int
     p99_ms: int
     max_ms: int
+    feed_p50_ms: int
+    feed_p99_ms: int
+    feed_max_ms: int
+    fence_alarms: int
+    fence_alert_max_ms: int
+    fence_feed_max_ms: int
 
 
 @dataclass(frozen=True)
@@ -201,9 +231,27 @@ class WorkerRun:
     dead_letters: int
     exit_code: int | None
     stop_seconds: float
-    latency: Latency | None = None
+    latency: list[Latency] = field(default_factory=list)
     latency_by_type: list[dict[str, object]] = field(default_factory=list)
     profile: dict[str, list[HotSpot]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SplitRun:
+    """Rule workers and a sink on the backlog: from the first commit of either group until
+    both groups have covered it, so the figure is what the district gets, stored."""
+
+    rule_workers: int
+    events: int
+    seconds: float
+    events_per_second: float
+    rules_seconds: float
+    """Until the rule workers' group covered the backlog (alerts published)."""
+    cpu_cores: dict[str, float]
+    rows: int
+    rows_expected: int
+    """Every event on the topics: the sink's group reads them all, latency phases included."""
+    alerts_by_type: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -226,6 +274,9 @@ class Report:
     pipeline_vs_baseline: float
     """All rules (the worker as shipped) against the baseline."""
     profiled: bool
+    split: SplitRun | None = None
+    split_vs_one_worker: float = 0.0
+    """Two rule workers and a sink against one worker of role all (all rules)."""
     machine: dict[str, object] = field(default_factory=dict)
     load_average_at_end: float = 0.0
     wall_seconds: float = 0.0
@@ -256,6 +307,7 @@ class LiveSource:
     ) -> None:
         self._simulator = Simulator(district, SimClock(utc_now()), incident_every=incident_every)
         self._watchlist = {entry.plate for entry in district.watchlist}
+        self._communities = [site.community.community_id for site in district.sites]
         self._probes = probes
         self._probe_every = probe_every
         self.probing = False
@@ -263,6 +315,8 @@ class LiveSource:
         self.made = 0
         self.passages = 0
         self.probed = 0
+        self.fence_alarms = 0
+        self._fence_second = -1
 
     @property
     def incidents(self) -> int:
@@ -271,9 +325,26 @@ class LiveSource:
     def take(self, wall_from: float, wall_to: float, count: int) -> list[Event]:
         """`count` everyday events over (wall_from, wall_to], plus incidents due by then."""
         events = [self._probe(e) for e in self._simulator.events_between(wall_from, wall_to, count)]
+        if self.probing and int(wall_to) != self._fence_second:
+            self._fence_second = int(wall_to)
+            events.append(self._fence_alarm())
         self.asked += count
         self.made += len(events)
         return events
+
+    def _fence_alarm(self) -> PerimeterAlarm:
+        """A fence crossing a second while probing, in the communities in turn: the everyday
+        mix has none, and a fence alarm is what must reach the officer within a second."""
+        self.fence_alarms += 1
+        now = utc_now()
+        return PerimeterAlarm(
+            event_id=f"bench-fence-{self.fence_alarms}-{now.timestamp()}",
+            community_id=self._communities[self.fence_alarms % len(self._communities)],
+            occurred_at=now,
+            received_at=now,
+            fence_zone=f"bench-zone-{self.fence_alarms}-{int(now.timestamp())}",
+            alarm_kind=PerimeterAlarmKind.CROSS,
+        )
 
     def _probe(self, event: Event) -> Event:
         if not (self.probing and isinstance(event, VehiclePassage)):
@@ -287,10 +358,27 @@ class LiveSource:
         return event.model_copy(update={"plate": self._probes[self.probed - 1]})
 
 
-def probe_plates(opts: Options) -> list[str]:
-    """Enough probes for every `live_probe_every`-th event after the warm-up."""
-    count = math.ceil(opts.live_rate * opts.live_seconds / opts.live_probe_every) + 1
-    return [f"{PROBE_PREFIX}{k:05d}" for k in range(count)]
+def probe_plates(opts: Options) -> list[list[str]]:
+    """`live_probes` probe plates per phase of the curve, each phase with a prefix of its own."""
+    return [
+        [f"{phase_prefix(n)}{k:04d}" for k in range(opts.live_probes)]
+        for n in range(1, len(opts.curve) + 1)
+    ]
+
+
+def live_source(
+    district: District, backlog: Backlog, opts: Options, probes: Sequence[str], rate: float
+) -> LiveSource:
+    """The district at `rate`, its probes spread over the passages of the probing seconds."""
+    passages = (
+        rate * opts.live_seconds * backlog.mix.get("vehicle_passage", 0) / len(backlog.events)
+    )
+    every = max(1, int(passages / len(probes)))
+    return LiveSource(district, backlog.incident_every, probes, every)
+
+
+def phase_prefix(phase: int) -> str:
+    return f"{PROBE_PREFIX}{phase}"
 
 
 def probe_watchlist(plates: Sequence[str]) -> list[WatchlistPlate]:
@@ -485,10 +573,10 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def worker_process(
-    bootstrap: str, data_dir: Path, group: str, profile: Path | None
+    bootstrap: str, data_dir: Path, group: str, profile: Path | None, role: str = "all"
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`pingan worker --no-api` with its own data dir and group (under cProfile if `profile`),
-    stopped on the way out."""
+    """`pingan worker --no-api --role ROLE` with its own data dir and group (under cProfile if
+    `profile`), stopped on the way out."""
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP": bootstrap,
@@ -500,7 +588,7 @@ def worker_process(
     data_dir.mkdir(parents=True)
     with (data_dir / "worker.log").open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, *profiler, "-m", "pingan.cli", "worker", "--no-api"],
+            [sys.executable, *profiler, "-m", "pingan.cli", "worker", "--no-api", "--role", role],
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -556,8 +644,8 @@ def hot_spots(profile: Path) -> dict[str, list[HotSpot]]:
     }
 
 
-async def steady_stream(bootstrap: str, source: LiveSource, opts: Options) -> float:
-    """Publish `live_rate` events/s for the warm-up, then probe for `live_seconds`.
+async def steady_stream(bootstrap: str, source: LiveSource, rate: float, opts: Options) -> float:
+    """Publish `rate` events/s for the warm-up, then probe for `live_seconds`.
 
     The warm-up takes the alerts absence rules raise when event time jumps from the
     backlog's end to now, so probes time a worker in its steady state.
@@ -567,7 +655,7 @@ async def steady_stream(bootstrap: str, source: LiveSource, opts: Options) -> fl
         done = 0.0
         while (elapsed := time.monotonic() - started) < opts.live_warmup + opts.live_seconds:
             source.probing = elapsed >= opts.live_warmup
-            count = int(elapsed * opts.live_rate) - source.asked
+            count = int(elapsed * rate) - source.asked
             await publisher.publish_many(source.take(done, elapsed, count))
             done = elapsed
             await asyncio.sleep(TICK_SECONDS)
@@ -624,18 +712,17 @@ async def run_worker(
     offsets: Offsets,
     backlog: Backlog,
     disabled: Sequence[str],
-    make_live: Callable[[], LiveSource] | None,
+    make_live: Callable[[Sequence[str], float], LiveSource] | None,
     opts: Options,
 ) -> WorkerRun:
     """Throughput on the backlog with `disabled` rules off, then (with `make_live`, called
-    when the latency phase starts so that its event time is now) latency on the district at
-    real time, then what the worker left in its chDB."""
+    as each latency phase starts so that its event time is now) the latency curve on the
+    district at real time, then what the worker left in its chDB."""
     await offsets.truncate(WORKER_OUTPUTS)
     await set_rules(broker.bootstrap, disabled)
     target = await offsets.end(EVENT_TOPICS)
     profile = data_dir.with_suffix(".prof") if opts.profile else None
-    live: LiveSource | None = None
-    live_seconds = 0.0
+    phases: list[Phase] = []
     with worker_process(broker.bootstrap, data_dir, group, profile) as proc:
 
         def check() -> None:
@@ -645,50 +732,217 @@ async def run_worker(
         pids = {"consumer": proc.pid, "broker": broker.pid}
         throughput = await measure(offsets, group, target, time.monotonic(), pids, check)
         if make_live is not None:
-            live_since = utc_now()
-            live = make_live()
-            step(
-                f"latency phase: {opts.live_rate:,.0f} events/s, {opts.live_warmup:.0f} s "
-                f"warm-up, then probes for {opts.live_seconds:.0f} s"
+            phases = await latency_curve(
+                broker, offsets, group, throughput.events_per_second, make_live, check, opts
             )
-            live_seconds = await steady_stream(broker.bootstrap, live, opts)
         await drain(offsets, group, await offsets.end(EVENT_TOPICS), check)
         step("stopping the worker")
         stop_seconds = await asyncio.to_thread(stop, proc)
     warehouse = open_warehouse(Settings(data_dir=data_dir))
     try:
         watchlist = {"alert_type": AlertType.WATCHLIST_PLATE.value}
-        latency = None
         by_type: list[dict[str, object]] = []
-        if live is not None:
+        if phases:
             by_type = warehouse.query(
-                LATENCY_BY_TYPE_SQL, {"since": live_since, "prefix": PROBE_PREFIX}
-            )
-            found = warehouse.query(LATENCY_SQL, watchlist | {"prefix": PROBE_PREFIX})[0]
-            latency = Latency(
-                events=live.made,
-                events_per_second=live.made / live_seconds,
-                warmup_seconds=opts.live_warmup,
-                alerts_expected=live.probed,
-                **found,
+                LATENCY_BY_TYPE_SQL, {"since": phases[0].since, "prefix": PROBE_PREFIX}
             )
         return WorkerRun(
             throughput=throughput,
             rows=row_count(warehouse, EVENT_TABLES),
-            rows_expected=len(backlog.events) + (live.made if live else 0),
+            rows_expected=len(backlog.events) + sum(p.live.made for p in phases),
             watchlist_sightings=warehouse.query(WATCHLIST_SIGHTINGS_SQL, watchlist)[0]["n"],
             watchlist_sightings_expected=backlog.incidents
-            + (live.incidents + live.probed if live else 0),
+            + sum(p.live.incidents + p.live.probed for p in phases),
             alerts_by_type={r["alert_type"]: r["n"] for r in warehouse.query(ALERTS_BY_TYPE_SQL)},
             dead_letters=row_count(warehouse, ["dead_letters"]),
             exit_code=proc.returncode,
             stop_seconds=stop_seconds,
-            latency=latency,
+            latency=[phase.latency(n, warehouse) for n, phase in enumerate(phases, start=1)],
             latency_by_type=by_type,
             profile=hot_spots(profile) if profile else {},
         )
     finally:
         warehouse.close()
+
+
+@dataclass
+class Phase:
+    """A latency phase as run: what it sent, when, and what the feed received meanwhile."""
+
+    fraction: float
+    live: LiveSource
+    seconds: float
+    since: datetime
+    until: datetime
+    feed: list[tuple[Alert, datetime]]
+    warmup_seconds: float
+
+    def latency(self, n: int, warehouse: Warehouse) -> Latency:
+        watchlist = {"alert_type": AlertType.WATCHLIST_PLATE.value, "prefix": phase_prefix(n)}
+        found = warehouse.query(LATENCY_SQL, watchlist)[0]
+        fence = warehouse.query(
+            FENCE_SQL, {"since": self.since, "until": self.until, "prefix": PROBE_PREFIX}
+        )[0]
+        probes = [ms for alert, ms in self._feed_ms() if alert.subject.startswith(phase_prefix(n))]
+        fences = [
+            ms
+            for alert, ms in self._feed_ms()
+            if alert.alert_type is AlertType.PERIMETER_INTRUSION
+            and self.since <= alert.source_received_at < self.until
+        ]
+        return Latency(
+            fraction=self.fraction,
+            events=self.live.made,
+            events_per_second=self.live.made / self.seconds,
+            warmup_seconds=self.warmup_seconds,
+            alerts_expected=self.live.probed,
+            **found,
+            feed_p50_ms=percentile(probes, 0.5),
+            feed_p99_ms=percentile(probes, 0.99),
+            feed_max_ms=max(probes, default=0),
+            fence_alarms=fence["alerts"],
+            fence_alert_max_ms=fence["max_ms"],
+            fence_feed_max_ms=max(fences, default=0),
+        )
+
+    def _feed_ms(self) -> list[tuple[Alert, int]]:
+        return [
+            (alert, int((arrived - alert.source_received_at).total_seconds() * 1000))
+            for alert, arrived in self.feed
+        ]
+
+
+def percentile(values: Sequence[int], q: float) -> int:
+    """The exact q-quantile (nearest rank), as ClickHouse's quantileExact reports it."""
+    if not values:
+        return 0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def latency_curve(
+    broker: Broker,
+    offsets: Offsets,
+    group: str,
+    capacity: float,
+    make_live: Callable[[Sequence[str], float], LiveSource],
+    check: Callable[[], None],
+    opts: Options,
+) -> list[Phase]:
+    """One phase per fraction of `capacity`, each drained before the next starts, with an
+    `AlertFeed` recording when each alert's first version reached it."""
+    phases = []
+    probes = probe_plates(opts)
+    arrivals: dict[str, tuple[Alert, datetime]] = {}
+    async with (
+        AlertFeed(broker.bootstrap, queue_size=100_000) as feed,
+        feed.subscribe() as subscription,
+    ):
+        listening = asyncio.create_task(record_arrivals(subscription, arrivals))
+        try:
+            for n, fraction in enumerate(opts.curve, start=1):
+                rate = fraction * capacity
+                live = make_live(probes[n - 1], rate)
+                step(
+                    f"latency phase {n}: {rate:,.0f} events/s ({fraction:.0%} of capacity), "
+                    f"{opts.live_warmup:.0f} s warm-up, probes for {opts.live_seconds:.0f} s"
+                )
+                since = utc_now()
+                seconds = await steady_stream(broker.bootstrap, live, rate, opts)
+                until = utc_now()
+                await drain(offsets, group, await offsets.end(EVENT_TOPICS), check)
+                seen = [a for a in arrivals.values() if since <= a[0].source_received_at < until]
+                phases.append(Phase(fraction, live, seconds, since, until, seen, opts.live_warmup))
+        finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
+    return phases
+
+
+async def record_arrivals(
+    subscription: AsyncIterator[Alert], arrivals: dict[str, tuple[Alert, datetime]]
+) -> None:
+    """The first version of each alert, stamped as it arrives."""
+    async for alert in subscription:
+        arrivals.setdefault(alert.alert_id, (alert, utc_now()))
+
+
+async def run_split(broker: Broker, tmp: Path, offsets: Offsets, rule_workers: int) -> SplitRun:
+    """`rule_workers` × `--role rules` and one `--role sink` on the backlog, all rules on."""
+    await offsets.truncate(WORKER_OUTPUTS)
+    await set_rules(broker.bootstrap, [])
+    target = await offsets.end(EVENT_TOPICS)
+    group = f"pingan-bench-split-{rule_workers}"
+    sink_dir = tmp / f"split-{rule_workers}-sink"
+    with contextlib.ExitStack() as stack:
+        procs = {
+            "sink": stack.enter_context(
+                worker_process(broker.bootstrap, sink_dir, group, None, "sink")
+            )
+        }
+        for n in range(1, rule_workers + 1):
+            procs[f"rules-{n}"] = stack.enter_context(
+                worker_process(
+                    broker.bootstrap, tmp / f"split-{rule_workers}-rules-{n}", group, None, "rules"
+                )
+            )
+
+        def check() -> None:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}")
+
+        pids = {name: proc.pid for name, proc in procs.items()} | {"broker": broker.pid}
+        done = await both_groups_cover(offsets, group, target, pids, check)
+        step("stopping the rule workers and the sink")
+    warehouse = open_warehouse(Settings(data_dir=sink_dir))
+    try:
+        rows = row_count(warehouse, EVENT_TABLES)
+        alerts = {r["alert_type"]: r["n"] for r in warehouse.query(ALERTS_BY_TYPE_SQL)}
+    finally:
+        warehouse.close()
+    return SplitRun(
+        rule_workers=rule_workers, rows=rows, rows_expected=target, alerts_by_type=alerts, **done
+    )
+
+
+async def both_groups_cover(
+    offsets: Offsets,
+    group: str,
+    target: int,
+    pids: dict[str, int],
+    check: Callable[[], None],
+) -> dict[str, object]:
+    """Poll the rules group and its sink group until both have committed `target` events."""
+    first: tuple[float, int, dict[str, float]] | None = None
+    rules_at: float | None = None
+    deadline = time.monotonic() + WAIT_TIMEOUT * 4
+    while True:
+        check()
+        rules = await offsets.committed(group, EVENT_TOPICS)
+        sink = await offsets.committed(f"{group}-sink", EVENT_TOPICS)
+        at = time.monotonic()
+        if first is None and (rules or sink):
+            first = (at, min(rules, sink), cpu_seconds(pids))
+        if rules_at is None and rules >= target:
+            rules_at = at
+        if rules >= target and sink >= target:
+            break
+        if at > deadline:
+            raise TimeoutError(f"rules at {rules}, sink at {sink} of {target} offsets")
+        await asyncio.sleep(POLL_SECONDS)
+    assert first is not None and rules_at is not None
+    first_at, first_done, first_cpu = first
+    seconds = at - first_at
+    cpu = cpu_seconds(pids)
+    return {
+        "events": target - first_done,
+        "seconds": seconds,
+        "events_per_second": (target - first_done) / seconds,
+        "rules_seconds": rules_at - first_at,
+        "cpu_cores": {name: (cpu[name] - first_cpu[name]) / seconds for name in pids},
+    }
 
 
 async def bench(opts: Options, broker: Broker, tmp: Path) -> Report:
@@ -698,7 +952,10 @@ async def bench(opts: Options, broker: Broker, tmp: Path) -> Report:
     step(f"drawing {opts.events:,} events from the district simulator")
     backlog = make_backlog(district, opts)
     probes = probe_plates(opts)
-    reference = [*district.reference_records(), *probe_watchlist(probes)]
+    reference = [
+        *district.reference_records(),
+        *probe_watchlist([plate for phase in probes for plate in phase]),
+    ]
     step(f"producing {len(reference):,} reference records and {len(backlog.events):,} events")
     produce_seconds = await produce(broker, reference, backlog.events)
     async with Offsets(broker.bootstrap) as offsets:
@@ -725,12 +982,16 @@ async def bench(opts: Options, broker: Broker, tmp: Path) -> Report:
             offsets,
             backlog,
             [],
-            partial(LiveSource, district, backlog.incident_every, probes, opts.live_probe_every),
+            partial(live_source, district, backlog, opts),
             opts,
         )
+        step("scale-out: 2 × pingan worker --role rules and 1 × --role sink, all rules on")
+        split = await run_split(broker, tmp, offsets, 2)
     skeleton_rate = skeleton.throughput.events_per_second
     all_rate = all_on.throughput.events_per_second
     return Report(
+        split=split,
+        split_vs_one_worker=split.events_per_second / all_rate,
         events=len(backlog.events),
         span_seconds=opts.span,
         mix=backlog.mix,
@@ -792,8 +1053,7 @@ def check_mark(found: int, expected: int) -> str:
 
 
 def render(r: Report, path: Path) -> str:
-    s, a, lat = r.skeleton, r.all_rules, r.all_rules.latency
-    assert lat is not None
+    s, a = r.skeleton, r.all_rules
     header = (
         f"{'':30}{'events':>10}{'seconds':>10}{'events/s':>11}{'start-up s':>12}"
         f"{'load':>6}  CPU cores"
@@ -825,12 +1085,11 @@ def render(r: Report, path: Path) -> str:
         f"  (target ≥ {r.all_rules_vs_skeleton_target:.2f}: {met})",
         f"{'skeleton / baseline':30}{'':20}{r.skeleton_vs_baseline:>11.2f}x",
         f"{'all rules / baseline':30}{'':20}{r.pipeline_vs_baseline:>11.2f}x",
+        *split_lines(r),
         "(throughput is first to last commit of the consumer group; start-up is before; "
         "load is the 1-min load average at the end)",
-        f"latency, all rules: {lat.events:,} events at {lat.events_per_second:,.0f}/s "
-        f"({lat.warmup_seconds:.0f} s warm-up), probe alerts "
-        f"{check_mark(lat.alerts, lat.alerts_expected)}: "
-        f"p50 {lat.p50_ms} ms, p99 {lat.p99_ms} ms, max {lat.max_ms} ms",
+        *curve_lines(a.latency),
+        "by type, over the whole curve (event → alert):",
         *(
             f"  {row['alert_type']}: {row['alerts']} alerts, p50 {row['p50_ms']} ms, "
             f"p99 {row['p99_ms']} ms, max {row['max_ms']} ms"
@@ -863,6 +1122,42 @@ def render(r: Report, path: Path) -> str:
     return "\n".join(lines)
 
 
+def curve_lines(curve: Sequence[Latency]) -> list[str]:
+    """Each phase, then the figures the targets name, each on a line of its own."""
+    lines = [
+        f"latency at {lat.fraction:.0%} of capacity: {lat.events:,} events at "
+        f"{lat.events_per_second:,.0f}/s ({lat.warmup_seconds:.0f} s warm-up), probe alerts "
+        f"{check_mark(lat.alerts, lat.alerts_expected)}; event → alert p50 {lat.p50_ms} ms, "
+        f"p99 {lat.p99_ms} ms, max {lat.max_ms} ms; event → feed p50 {lat.feed_p50_ms} ms, "
+        f"p99 {lat.feed_p99_ms} ms, max {lat.feed_max_ms} ms; {lat.fence_alarms} fence "
+        f"alarms: → alert max {lat.fence_alert_max_ms} ms, → feed max {lat.fence_feed_max_ms} ms"
+        for lat in curve
+    ]
+    for lat in curve:
+        share = f"{lat.fraction:.0%} capacity"
+        lines += [
+            f"{f'p99 event→alert at {share}':48}{lat.p99_ms:>8} ms",
+            f"{f'p99 event→subscriber at {share}':48}{lat.feed_p99_ms:>8} ms",
+            f"{f'fence alarm→subscriber max at {share}':48}{lat.fence_feed_max_ms:>8} ms",
+        ]
+    return lines
+
+
+def split_lines(r: Report) -> list[str]:
+    """The scale-out phase: the ratio on a line of its own, then what each process used."""
+    if r.split is None:
+        return []
+    sp = r.split
+    return [
+        f"{sp.rule_workers} rule workers + 1 sink: {sp.events:,} events in {sp.seconds:.2f} s "
+        f"= {sp.events_per_second:,.0f}/s stored (rules done after {sp.rules_seconds:.2f} s); "
+        "CPU cores " + ", ".join(f"{n} {c:.2f}" for n, c in sp.cpu_cores.items()),
+        f"{sp.rule_workers} rule workers: rows {check_mark(sp.rows, sp.rows_expected)}; alerts "
+        + (", ".join(f"{k} {n:,}" for k, n in sp.alerts_by_type.items()) or "none"),
+        f"{f'{sp.rule_workers} rule workers / 1 worker':30}{'':20}{r.split_vs_one_worker:>11.2f}x",
+    ]
+
+
 def save(report: Report) -> Path:
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"pipeline-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
@@ -883,7 +1178,12 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         default=1_000,
         help="one simulator watchlist incident per N backlog events",
     )
-    parser.add_argument("--live-rate", type=float, default=1_000.0, help="latency phase events/s")
+    parser.add_argument(
+        "--curve",
+        type=lambda text: tuple(float(f) for f in text.split(",")),
+        default=(0.25, 0.5, 0.75),
+        help="latency phases' rates, as fractions of the all-rules worker's measured capacity",
+    )
     parser.add_argument(
         "--live-seconds", type=float, default=20.0, help="latency phase length, after warm-up"
     )
@@ -891,10 +1191,10 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         "--live-warmup", type=float, default=5.0, help="latency phase seconds before probing"
     )
     parser.add_argument(
-        "--live-probe-every",
+        "--live-probes",
         type=int,
-        default=20,
-        help="one latency-phase passage in N carries a probe plate",
+        default=200,
+        help="probe plates per latency phase, spread over its passages",
     )
     parser.add_argument(
         "--profile",

@@ -97,7 +97,7 @@ def run(duration: float | None, communities: int, rate: float, seed: int) -> Non
     from pingan.summary import summarise
     from pingan.worker import run_worker
 
-    settings = get_settings()
+    settings = get_settings().model_copy(update={"worker_role": "all"})
     logfile = _log_to_file(settings)
     click.echo(f"Full logs: {logfile}")
     _broker(settings, start_local=settings.kafka_bootstrap is None)
@@ -116,26 +116,42 @@ def run(duration: float | None, communities: int, rate: float, seed: int) -> Non
     try:
         if result.failure is not None:
             _fail(f"The worker stopped on an error: {result.failure}\nFull logs: {logfile}", 1)
+        assert result.warehouse is not None, "a worker of role all holds the warehouse"
         click.echo(summarise(result.warehouse, result.pipeline.stats, started).render())
     finally:
-        result.warehouse.close()
+        if result.warehouse is not None:
+            result.warehouse.close()
 
 
 @main.command()
 @click.option(
     "--api/--no-api",
     default=None,
-    help="Serve GraphQL from this worker (default: yes with embedded chDB, no with a server).",
+    help="Serve GraphQL from this worker (default: yes with embedded chDB, unless --role rules; "
+    "no with a server).",
 )
-def worker(api: bool | None) -> None:
-    """A stream worker (Faust): rules and the ClickHouse sink."""
+@click.option(
+    "--role",
+    type=click.Choice(["all", "rules", "sink"]),
+    default=None,
+    help="rules: the rules (one process per partition at most); sink: the ClickHouse writes; "
+    "all: both (default, or PINGAN_WORKER_ROLE).",
+)
+def worker(api: bool | None, role: str | None) -> None:
+    """A stream worker (Faust): rules and the ClickHouse sink, or one of them."""
     from pingan.worker import run_worker
 
     settings = get_settings()
+    if role is not None:
+        settings = settings.model_copy(update={"worker_role": role})
+    if settings.worker_role == "rules" and api:
+        _fail("A rules worker holds no ClickHouse: serve the API from the sink (--role sink)", 2)
     _broker(settings, start_local=False)
-    host_api = settings.embedded_clickhouse if api is None else api
-    result = run_worker(settings, host_api=host_api)
-    result.warehouse.close()
+    if api is None:
+        api = settings.embedded_clickhouse and settings.worker_role != "rules"
+    result = run_worker(settings, host_api=api)
+    if result.warehouse is not None:
+        result.warehouse.close()
     if result.failure is not None:
         sys.exit(1)
 

@@ -127,6 +127,9 @@ def status_companion(
 
     def make(run: WorkerRun) -> Companion:
         async def companion(stop: asyncio.Event) -> None:
+            warehouse = run.warehouse
+            if warehouse is None:
+                raise RuntimeError("the status line reads the alerts from the sink's warehouse")
             stats = run.pipeline.stats
             rate = EventRate(lambda: sum(stats.rows_written[t.table] for t in EVENT_TOPICS))
             lag_reading = LagReading(settings)
@@ -135,7 +138,7 @@ def status_companion(
                 while not stop.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), line.every_seconds)
-                    alerts = await _alert_counts(run.warehouse, since, alerts)
+                    alerts = await _alert_counts(warehouse, since, alerts)
                     lag = await lag_reading.latest()
                     failures = sum(stats.rule_failures.values())
                     status = RunStatus(rate.per_second(), *alerts, lag, console, failures)

@@ -196,13 +196,14 @@ class FaceServiceEngine:
 @dataclass
 class WorkerRun:
     pipeline: Pipeline
-    warehouse: Warehouse
+    warehouse: Warehouse | None
+    """None in a rules worker: only sinks hold ClickHouse."""
     failure: BaseException | None = None
     """Why the worker stopped, if not on a signal or at the end of its duration."""
 
 
-def prepare(settings: Settings, rules: Sequence[Rule[Any, Any, Any]] | None = None) -> Warehouse:
-    """Topics (with the rule tables' changelogs) and tables exist before any agent subscribes."""
+def prepare_topics(settings: Settings, rules: Sequence[Rule[Any, Any, Any]] | None = None) -> None:
+    """Topics (with the rule tables' changelogs) exist before any agent subscribes."""
     asyncio.run(
         create_topics(
             settings.bootstrap,
@@ -211,6 +212,11 @@ def prepare(settings: Settings, rules: Sequence[Rule[Any, Any, Any]] | None = No
         )
     )
     asyncio.run(align_retention(settings.bootstrap, settings))
+
+
+def prepare(settings: Settings, rules: Sequence[Rule[Any, Any, Any]] | None = None) -> Warehouse:
+    """Topics, then the tables, migrated: a sink writes from its first batch on."""
+    prepare_topics(settings, rules)
     warehouse = open_warehouse(settings)
     prepare_warehouse(warehouse, settings)
     return warehouse
@@ -229,18 +235,27 @@ def run_worker(
 
     `companions` are made from the run, so that they can read its figures, and run in the
     worker's loop. With `logfile`, Faust's and every other log go there, not to the terminal.
-    `rules` replaces the catalogue (tests inject a rule that fails on purpose).
+    `rules` replaces the catalogue (tests inject a rule that fails on purpose). A rules
+    worker opens no ClickHouse (embedded chDB is one process's: the sink's) and so serves
+    no API.
     """
-    warehouse = prepare(settings, rules)
+    if settings.worker_role == "rules":
+        if host_api:
+            raise ValueError("a rules worker holds no ClickHouse: serve the API from the sink")
+        prepare_topics(settings, rules)
+        warehouse = None
+    else:
+        warehouse = prepare(settings, rules)
     pipeline = Pipeline(settings, warehouse, rules)
     app = pipeline.app
-    if host_api:
+    if host_api and warehouse is not None:
         app.web_server(ApiService(settings, warehouse, pipeline.rules))
     stop_companion = asyncio.Event()
     for make_companion in companions:
         _run_alongside(app, make_companion(WorkerRun(pipeline, warehouse)), stop_companion)
-    sweeper = EvidenceSweeper(evidence_retention(settings))
-    _run_alongside(app, partial(sweep_periodically, sweeper), stop_companion)
+    if warehouse is not None:
+        sweeper = EvidenceSweeper(evidence_retention(settings))
+        _run_alongside(app, partial(sweep_periodically, sweeper), stop_companion)
 
     if duration is not None:
 

@@ -18,8 +18,8 @@ from pingan.platform.rule_settings import RuleThresholds
 from pingan.platform.settings import Settings
 from pingan.platform.warehouse import Warehouse, event_retention
 from schemas.alerts import PLATFORM_COMMUNITY, Alert
-from schemas.codec import encode
-from schemas.events import Event, VehiclePassage
+from schemas.codec import DecodeError, encode
+from schemas.events import Event, Record, VehiclePassage
 from schemas.topics import (
     ALERTS,
     ALERTS_BY_PLATE,
@@ -67,15 +67,27 @@ def _broker_credentials(settings: Settings) -> faust.SASLCredentials | None:
 
 
 class Pipeline:
-    """Everything one worker runs, built from settings; agents are registered on construction."""
+    """Everything one worker runs, built from settings; agents are registered on construction.
+
+    Its role (`settings.worker_role`) picks the stages. Rule workers share one consumer group
+    (the worker id) and scale to a process per partition, their state moving with the
+    partitions through its changelogs. Sinks read the same topics in a group of their own
+    (`<worker id>-sink`) and only write ClickHouse, skipping rows already stored, so their
+    progress never waits on the rules' and the rules never wait on ClickHouse. `all` is both,
+    in one process and one group.
+    """
 
     def __init__(
         self,
         settings: Settings,
-        warehouse: Warehouse,
+        warehouse: Warehouse | None,
         rules: Sequence[Rule[Any, Any, Any]] | None = None,
     ) -> None:
         self.settings = settings
+        self.runs_rules = settings.worker_role in ("all", "rules")
+        self.runs_sink = settings.worker_role in ("all", "sink")
+        if self.runs_sink and warehouse is None:
+            raise ValueError("a sink writes ClickHouse: it needs the warehouse")
         self.warehouse = warehouse
         self.stats = SinkStats()
         self.intake = Intake(
@@ -83,8 +95,35 @@ class Pipeline:
             timedelta(seconds=settings.max_clock_skew_seconds),
             event_retention(settings),
         )
-        self.app = PinganApp(
-            settings.worker_id,
+        self.app = self._faust_app(settings)
+        self.rules = list(all_rules() if rules is None else rules)
+        self.reference = ReferenceData()
+        self.thresholds = RuleThresholds(self.rules)
+        self._settings_version = -1
+        self.dead_letter_topic = self.topic(DEAD_LETTERS)
+        self.sinks: list[TableSink] = []
+        self.steady = SteadyBatches(settings.sink_stall_minutes * 60, self._pipeline_stalled)
+        if self.runs_rules:
+            self._build_rule_stages(settings)
+        for spec in EVENT_TOPICS:
+            self._register_event_topic(spec)
+        self._register_alerts()
+        if self.runs_rules:
+            self._register_plate_rules()
+            self._register_plate_officer_updates()
+        if self.runs_sink:
+            self._register_dead_letters()
+            for spec in (PARKING_SESSIONS, *AUDIT_TOPICS):
+                self._register_record_sink(spec)
+        self.app.on_partitions_assigned.connect(self._on_partitions_assigned)
+
+    @staticmethod
+    def _faust_app(settings: Settings) -> PinganApp:
+        group = (
+            settings.worker_id if settings.worker_role != "sink" else f"{settings.worker_id}-sink"
+        )
+        return PinganApp(
+            group,
             broker=f"kafka://{settings.bootstrap}",
             broker_credentials=_broker_credentials(settings),
             key_serializer="raw",
@@ -104,15 +143,13 @@ class Pipeline:
             loghandlers=[],
             TableManager=SettledTableManager,
         )
-        self.rules = list(all_rules() if rules is None else rules)
-        self.reference = ReferenceData()
+
+    def _build_rule_stages(self, settings: Settings) -> None:
+        """The rule engines, the parking book and their staged writes (rule workers only)."""
         self.follower = ReferenceFollower(settings.bootstrap, self.reference)
         self.app.add_dependency(self.follower)
-        self.thresholds = RuleThresholds(self.rules)
         self.staged = StagedWrites(settings.bootstrap)
         self.app.add_dependency(self.staged)
-        self._settings_version = -1
-        self.dead_letter_topic = self.topic(DEAD_LETTERS)
         self.by_plate_topic = self.topic(PASSAGES_BY_PLATE)
         self.alerts_by_plate_topic = self.topic(ALERTS_BY_PLATE)
         lateness = timedelta(seconds=settings.rule_lateness_seconds)
@@ -148,17 +185,6 @@ class Pipeline:
             settings.rule_state_max_bytes,
         )
         self.parking = ParkingBook(self.app, self.reference, self.staged, settings)
-        self.sinks: list[TableSink] = []
-        self.steady = SteadyBatches(settings.sink_stall_minutes * 60, self._pipeline_stalled)
-        for spec in EVENT_TOPICS:
-            self._register_event_topic(spec)
-        self._register_alerts()
-        self._register_dead_letters()
-        self._register_plate_rules()
-        self._register_plate_officer_updates()
-        for spec in (PARKING_SESSIONS, *AUDIT_TOPICS):
-            self._register_record_sink(spec)
-        self.app.on_partitions_assigned.connect(self._on_partitions_assigned)
 
     def topic(self, spec: Topic) -> faust.TopicT:
         return self.app.topic(
@@ -189,32 +215,48 @@ class Pipeline:
         return stream.take_events(self.settings.sink_batch_size, within=within)
 
     def _register_event_topic(self, spec: Topic) -> None:
-        sink = self._sink(spec)
-        forward = spec is VEHICLE_PASSAGES
+        sink = self._sink(spec) if self.runs_sink else None
         urgent = spec.name in URGENT_TOPICS
+        record = spec.record
+        assert record is not None
 
         async def handle(events: Sequence[EventT]) -> None:
             messages = _messages(events)
-            decoded = [sink.decode(m) for m in messages]
-            arrivals = [
-                Arrival(record, source)
-                for record, source in zip(decoded, events, strict=True)
-                if isinstance(record, Event)
-            ]
-            self._refresh_thresholds()
-            await self.community_rules.process(arrivals)
-            if forward:
-                self.parking.fold(arrivals)
-                self._forward_by_plate(arrivals)
-                await self.staged.flush()
-            await sink.write(messages, decoded)
+            decoded = [self._decoded(m, record) for m in messages]
+            if self.runs_rules:
+                await self._apply_rules(spec, decoded, events)
+            if sink is not None:
+                await sink.write(messages, decoded)
 
         async def process(stream: faust.StreamT[bytes]) -> None:
-            await self.follower.loaded.wait()
+            if self.runs_rules:
+                await self.follower.loaded.wait()
             async for events in self._batches(stream, urgent):
-                await self._steadily(spec.name, sink.table, events, handle)
+                await self._steadily(spec.name, spec.table or spec.name, events, handle)
 
-        self.app.agent(self.topic(spec), name=f"events-{sink.table}")(process)
+        self.app.agent(self.topic(spec), name=f"events-{spec.table}")(process)
+
+    def _decoded(self, m: Message, record: type[Record]) -> Record | DecodeError:
+        """Decoded once for both stages; what cannot be is the sink's to dead-letter."""
+        try:
+            return self.intake.accept(m.value, record)
+        except DecodeError as exc:
+            return exc
+
+    async def _apply_rules(
+        self, spec: Topic, decoded: Sequence[Record | DecodeError], events: Sequence[EventT]
+    ) -> None:
+        arrivals = [
+            Arrival(record, source)
+            for record, source in zip(decoded, events, strict=True)
+            if isinstance(record, Event)
+        ]
+        self._refresh_thresholds()
+        await self.community_rules.process(arrivals)
+        if spec is VEHICLE_PASSAGES:
+            self.parking.fold(arrivals)
+            self._forward_by_plate(arrivals)
+            await self.staged.flush()
 
     def _register_alerts(self) -> None:
         """Alerts land in ClickHouse; an officer's acknowledgement, resolve or assignment also
@@ -226,28 +268,35 @@ class Pipeline:
         version goes, not only acknowledged or resolved ones: an assignment can change an
         open alert, and the book tells an officer's version from its own echoes.
         """
-        sink = self._sink(ALERTS)
-        by_plate = self.plate_rules.alert_types
+        sink = self._sink(ALERTS) if self.runs_sink else None
 
         async def handle(events: Sequence[EventT]) -> None:
             messages = _messages(events)
-            decoded = [sink.decode(m) for m in messages]
-            for record, source in zip(decoded, events, strict=True):
-                if not isinstance(record, Alert):
-                    continue
-                if record.alert_type in by_plate:
-                    self._forward_alert_by_plate(record, source)
-                else:
-                    with acting_for(source):
-                        self.community_rules.book.officer_update(record)
-            await self.staged.flush()
-            await sink.write(messages, decoded)
+            decoded = [self._decoded(m, Alert) for m in messages]
+            if self.runs_rules:
+                await self._book_officer_updates(decoded, events)
+            if sink is not None:
+                await sink.write(messages, decoded)
 
         async def write_alerts(stream: faust.StreamT[bytes]) -> None:
             async for events in self._batches(stream):
-                await self._steadily(ALERTS.name, sink.table, events, handle)
+                await self._steadily(ALERTS.name, "alerts", events, handle)
 
         self.app.agent(self.topic(ALERTS), name="sink-alerts")(write_alerts)
+
+    async def _book_officer_updates(
+        self, decoded: Sequence[Record | DecodeError], events: Sequence[EventT]
+    ) -> None:
+        by_plate = self.plate_rules.alert_types
+        for record, source in zip(decoded, events, strict=True):
+            if not isinstance(record, Alert):
+                continue
+            if record.alert_type in by_plate:
+                self._forward_alert_by_plate(record, source)
+            else:
+                with acting_for(source):
+                    self.community_rules.book.officer_update(record)
+        await self.staged.flush()
 
     def _register_dead_letters(self) -> None:
         sink = self._sink(DEAD_LETTERS)
@@ -385,9 +434,10 @@ class Pipeline:
     async def _on_partitions_assigned(self, sender: object, assigned: object, **_: object) -> None:
         for sink in self.sinks:
             sink.forget_watermarks()
-        self.community_rules.reassigned()
-        self.plate_rules.reassigned()
-        self.parking.reassigned()
+        if self.runs_rules:
+            self.community_rules.reassigned()
+            self.plate_rules.reassigned()
+            self.parking.reassigned()
 
 
 def _messages(events: Sequence[EventT]) -> list[Message]:

@@ -51,13 +51,14 @@ group() { echo --group "$1" --resource-pattern-type prefixed; }
 
 user migrate "${PINGAN_KAFKA_MIGRATE_PASSWORD:?set PINGAN_KAFKA_MIGRATE_PASSWORD in .env}"
 user worker "${PINGAN_KAFKA_WORKER_PASSWORD:?set PINGAN_KAFKA_WORKER_PASSWORD in .env}"
+user sink "${PINGAN_KAFKA_SINK_PASSWORD:?set PINGAN_KAFKA_SINK_PASSWORD in .env}"
 user api "${PINGAN_KAFKA_API_PASSWORD:?set PINGAN_KAFKA_API_PASSWORD in .env}"
 user ingest "${PINGAN_KAFKA_INGEST_PASSWORD:?set PINGAN_KAFKA_INGEST_PASSWORD in .env}"
 user simulator "${PINGAN_KAFKA_SIMULATOR_PASSWORD:?set PINGAN_KAFKA_SIMULATOR_PASSWORD in .env}"
 user modbus "${PINGAN_KAFKA_MODBUS_PASSWORD:?set PINGAN_KAFKA_MODBUS_PASSWORD in .env}"
 
-acl allow "migrate worker api ingest simulator modbus" Describe -- $(topics pingan.)
-acl allow "worker api ingest simulator modbus" IdempotentWrite -- --cluster
+acl allow "migrate worker sink api ingest simulator modbus" Describe -- $(topics pingan.)
+acl allow "worker sink api ingest simulator modbus" IdempotentWrite -- --cluster
 
 # migrate: creates the catalogue and the changelogs, and sets the retention that follows
 # PINGAN_BIOMETRIC_TTL_DAYS; reads and writes nothing.
@@ -69,6 +70,12 @@ acl allow migrate Describe Create DescribeConfigs -- $(topics "$PINGAN_WORKER_ID
 acl allow worker Read Write -- $(topics pingan.)
 acl allow worker Describe Read Write -- $(topics "$PINGAN_WORKER_ID-")
 acl allow worker Read Describe -- $(group "$PINGAN_WORKER_ID")
+
+# sink: reads every topic into ClickHouse in its own group; writes only dead letters and
+# the PIPELINE_STALLED alert.
+acl allow sink Read -- $(topics pingan.)
+acl allow sink Write -- $(topics --literal pingan.dead-letters pingan.alerts)
+acl allow sink Read Describe -- $(group "$PINGAN_WORKER_ID-sink")
 
 # api: reads alerts and reference data (no consumer group); writes what officers and
 # administrators do: audit rows, watchlists, registry and rule settings, alert actions,
@@ -93,7 +100,7 @@ acl allow modbus Read -- $(topics pingan.reference.)
 acl allow modbus Read Describe -- $(group "$PINGAN_MODBUS_POLLER_ID")
 
 # Device keys are issued by `pingan ingest keys` alone: a deny wins over the prefixes above.
-acl deny "migrate worker api simulator modbus" Write -- \
+acl deny "migrate worker sink api simulator modbus" Write -- \
     $(topics --literal pingan.reference.device-credentials)
 
 echo "kafka users and ACLs are up to date"

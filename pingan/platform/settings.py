@@ -290,6 +290,10 @@ class Settings(BaseSettings):
         description="parking: a second read of the same direction this soon is the same passage",
     )
     worker_id: str = Field(default="pingan-worker", description="Faust app id (consumer group)")
+    worker_role: Literal["all", "rules", "sink"] = Field(
+        default="all",
+        description="what a worker runs: the rules, the ClickHouse sink, or both (one process)",
+    )
     falling_storey_height_m: float = Field(
         default=3.0,
         gt=1.5,

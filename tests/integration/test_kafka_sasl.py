@@ -38,7 +38,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 ACL_SCRIPT = REPO / "deploy" / "kafka" / "acls.sh"
-SERVICES = ("migrate", "worker", "api", "ingest", "simulator", "modbus")
+SERVICES = ("migrate", "worker", "sink", "api", "ingest", "simulator", "modbus")
 PASSWORDS = {service: secrets.token_hex(16) for service in (*SERVICES, "admin")}
 JVM_QUICK_START = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto"
 """The tools run for a second each: start fast rather than optimise (24 runs, 2 cores)."""
@@ -212,6 +212,15 @@ def test_the_worker_reads_events_but_may_not_forge_device_keys(
     key = issue_key("door-1", CredentialScheme.BEARER, "test", utc_now())
     with pytest.raises(TopicAuthorizationFailedError):
         asyncio.run(publish(provisioned, key.credential))
+
+
+def test_the_sink_reads_events_and_writes_only_dead_letters_and_alerts(
+    provisioned: str, acting_as: object
+) -> None:
+    acting_as("sink")  # type: ignore[operator]
+    assert asyncio.run(read_all(provisioned, "sink")) >= 1
+    with pytest.raises(TopicAuthorizationFailedError):
+        asyncio.run(publish(provisioned, door_access()))
 
 
 def test_only_migrate_creates_topics(provisioned: str, admin: Settings) -> None:

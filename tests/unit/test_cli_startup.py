@@ -54,3 +54,25 @@ def test_listed_help_is_the_commands_own(name: str) -> None:
     """The line `--help` shows without importing a group is the group's own docstring's."""
     lazy = SUBCOMMANDS[name]
     assert lazy.load().get_short_help_str(limit=1000) == lazy.short_help
+
+
+def test_a_rules_worker_refuses_to_serve_the_api_and_says_where_it_lives() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pingan.cli", "worker", "--role", "rules", "--api"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "serve the API from the sink (--role sink)" in done.stderr
+
+
+def test_worker_roles_are_a_closed_choice() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pingan.cli", "worker", "--role", "everything"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "'all', 'rules', 'sink'" in done.stderr

@@ -377,8 +377,9 @@ def test_default_answers_only_inside_the_clickhouse_container() -> None:
     assert {ip.text for ip in networks.iterfind("ip")} == {"::1", "127.0.0.1"}
 
 
-def test_the_worker_and_migrations_write_as_the_writer() -> None:
-    assert _clickhouse_user("worker") == _clickhouse_user("migrate") == "pingan_writer"
+def test_the_sink_and_migrations_write_as_the_writer_and_rule_workers_not_at_all() -> None:
+    assert _clickhouse_user("sink") == _clickhouse_user("migrate") == "pingan_writer"
+    assert _clickhouse_user("worker") is None
     [grant] = _grants("pingan_writer")
     assert grant.startswith("GRANT ") and grant.endswith(" ON pingan.*"), grant
     assert "INSERT" in grant and "ALL" not in grant and "ACCESS MANAGEMENT" not in grant

@@ -33,12 +33,11 @@ from schemas.topics import (
     VEHICLE_PASSAGES,
     Topic,
 )
-from streams.consumer import PinganApp
 from streams.dead_letters import DeadLetter
-from streams.engine import Arrival, RuleEngine, acting_for
+from streams.engine import Arrival, RuleEngine
+from streams.faust_internals import PinganApp, SettledTableManager, acting_for
 from streams.intake import Intake
 from streams.parking.book import ParkingBook
-from streams.recovery import SettledTableManager
 from streams.rules.catalogue import all_rules
 from streams.rules.rule import Keying, Rule
 from streams.sink import Message, SinkStats, TableSink, stall_alert

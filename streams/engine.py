@@ -21,17 +21,14 @@ from __future__ import annotations
 
 import heapq
 import logging
-import weakref
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import faust
 import orjson
-from faust.streams import _current_event, current_event
 from faust.types import EventT
 
 from pingan.platform.health import PIPELINE_HEALTH
@@ -41,6 +38,7 @@ from schemas.events import Event, utc_now
 from schemas.topics import EVENT_PARTITIONS, Topic
 from streams.alert_book import AlertBook
 from streams.dead_letters import DeadLetter
+from streams.faust_internals import acting_for, changelog_topic_name, write_changelog_first
 from streams.rules.rule import Keying, Outcome, Reference, Rule, RuleState
 from streams.staged_writes import StagedWrites
 
@@ -79,20 +77,6 @@ class Arrival:
         return self.source.message.offset
 
 
-@contextmanager
-def acting_for(source: EventT) -> Iterator[None]:
-    """Table writes go to the partition of `source`, as inside Faust's own iteration.
-
-    Agents here take events in batches (one decode, one ClickHouse insert per batch), so
-    the engine sets the current event Faust's tables use to pick their partition.
-    """
-    token = _current_event.set(weakref.ref(source))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
-
-
 def table_name(keying: Keying, rule_name: str) -> str:
     return f"rule-{rule_name}" if keying is Keying.COMMUNITY else f"rule-{keying}-{rule_name}"
 
@@ -111,7 +95,7 @@ def changelog_topics(app_id: str, rules: Sequence[Rule[Any, Any, Any]]) -> list[
     names += [book_table_name(k) for k in Keying]
     return [
         Topic(
-            name=f"{app_id}-{name}-changelog",
+            name=changelog_topic_name(app_id, name),
             key="state key",
             partitions=EVENT_PARTITIONS,
             retention=None,
@@ -169,7 +153,7 @@ class BookEntries:
         self._source = None
         self._cache[key] = (alert, applied)
         value = orjson.dumps({"alert": alert.model_dump(), "applied": applied})
-        _write(self._table, self._changelog, key.encode(), value)
+        write_changelog_first(self._table, self._changelog, key.encode(), value)
 
     def _entry(self, key: str) -> tuple[Alert, dict[str, int]] | None:
         entry = self._cache.get(key)
@@ -188,32 +172,6 @@ class BookEntries:
         """Between batches (nothing staged), the cache may restart from RocksDB."""
         if len(self._cache) > STATE_CACHE_LIMIT:
             self._cache.clear()
-
-
-def _write(
-    table: faust.Table,
-    changelog: StagedWrites,
-    key: bytes,
-    value: bytes | None,
-    stored: Callable[[], None] | None = None,
-) -> None:
-    """Changelog first, local RocksDB once the changelog has it (same partition): a worker
-    killed in between never restarts with local state ahead of what Kafka can replay.
-    `stored` runs once RocksDB has the value."""
-    source = current_event()
-    assert source is not None, "table writes need the event they belong to (acting_for)"
-
-    def store_locally() -> None:
-        with acting_for(source):
-            if value is None:
-                table.data.pop(key, None)
-            else:
-                table.data[key] = value
-        if stored is not None:
-            stored()
-
-    topic = table.changelog_topic.get_topic_name()
-    changelog.put_state(topic, source.message.partition, key, value, store_locally)
 
 
 def capped(
@@ -275,7 +233,9 @@ class RuleStates:
         self._cache[key] = state
         if value is not None or existed:
             self._written[key] = value
-            _write(self.table, self._changelog, key.encode(), value, self._stored(key, value))
+            write_changelog_first(
+                self.table, self._changelog, key.encode(), value, self._stored(key, value)
+            )
 
     def _stored(self, key: str, value: bytes | None) -> Callable[[], None]:
         def stored() -> None:

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import faust
-from faust.streams import current_event
 from faust.types import EventT
 
 from pingan.platform.reference_data import ReferenceData
@@ -33,7 +32,8 @@ from schemas.topics import (
     PARKING_SESSIONS,
     Topic,
 )
-from streams.engine import Arrival, acting_for
+from streams.engine import Arrival
+from streams.faust_internals import acting_for, changelog_topic_name, write_changelog_first
 from streams.parking.ledger import PlateLedger, Terms, Timing, record, tick, wake_at
 from streams.parking.pairing import Read
 from streams.staged_writes import StagedWrites
@@ -52,7 +52,7 @@ def parking_changelog_topics(app_id: str) -> list[Topic]:
     """The ledger table's compacted changelog, created up front like every topic."""
     return [
         Topic(
-            name=f"{app_id}-{TABLE}-changelog",
+            name=changelog_topic_name(app_id, TABLE),
             key="community_id:plate",
             partitions=EVENT_PARTITIONS,
             retention=None,
@@ -221,19 +221,7 @@ class ParkingBook:
         if ledger is None and not existed:
             return
         value = None if ledger is None else ledger.model_dump_json().encode()
-        source = current_event()
-        assert source is not None, "ledger writes need the passage they belong to (acting_for)"
-        raw_key = key.encode()
-
-        def store_locally() -> None:
-            with acting_for(source):
-                if value is None:
-                    self.table.data.pop(raw_key, None)
-                else:
-                    self.table.data[raw_key] = value
-
-        topic = self.table.changelog_topic.get_topic_name()
-        self._staged.put_state(topic, source.message.partition, raw_key, value, store_locally)
+        write_changelog_first(self.table, self._staged, key.encode(), value)
 
     def _emit(self, sessions: Sequence[ParkingSession]) -> None:
         for session in sessions:

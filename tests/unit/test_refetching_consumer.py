@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from faust.types import TP
 
-from streams.consumer import paused_records
+from streams.faust_internals import paused_records
 
 P0 = TP("pingan.events.vehicle-passages", 0)
 P1 = TP("pingan.events.vehicle-passages", 1)

@@ -120,6 +120,8 @@ the machine is loaded."""
 SEND_CHUNK = 2_000
 
 log = logging.getLogger("bench.chaos")
+KILL_COMMUNITIES = 2
+"""The kill scenario's communities: few, so that its events stay few at CI size."""
 
 
 @dataclass(frozen=True)
@@ -734,7 +736,10 @@ class Chaos:
         opts = self.opts
         end = utc_now()
         scenario = Scenario.build(
-            opts.seed, timedelta(minutes=opts.scenario_minutes), end=end, communities=2
+            opts.seed,
+            timedelta(minutes=opts.scenario_minutes),
+            end=end,
+            communities=KILL_COMMUNITIES,
         )
         self.scenario = scenario
         events = list(scenario.events())

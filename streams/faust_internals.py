@@ -107,31 +107,15 @@ class PinganApp(faust.App):
 
 
 class SettledRecovery(Recovery):
+    """Faust's two ways out of a recovery, with the stream partitions resumed last."""
+
     async def _resume_streams(self, generation_id: int = 0) -> None:
-        app = self.app
-        consumer = app.consumer
-        await app.on_rebalance_complete.send()
-        assignment = consumer.assignment()
-        if app.consumer_generation_id != generation_id:
-            self.log.warning("Recovery rebalancing again")
-            return
-        if assignment:
-            self.log.info("Seek stream partitions to committed offsets.")
-            await self._wait(consumer.perform_seek(), timeout=app.conf.broker_request_timeout)
-        else:
-            self.log.info("Resuming streams with empty assignment")
-        self._resume_settled_streams(assignment)
-        await app._fetcher.maybe_start()  # type: ignore[attr-defined]
-        self.tables.on_actives_ready()
-        self.tables.on_standbys_ready()
-        app.on_rebalance_end()
-        self.log.info("Worker ready")
+        await self.app.on_rebalance_complete.send()
+        await self._seek_then_resume(generation_id, standbys_ready=True)
 
     async def on_recovery_completed(self, generation_id: int = 0) -> None:
-        app = self.app
-        consumer = app.consumer
         self.log.info("Restore complete!")
-        await app.on_rebalance_complete.send()
+        await self.app.on_rebalance_complete.send()
         self._set_recovery_ended()
         done = [
             asyncio.ensure_future(
@@ -143,17 +127,24 @@ class SettledRecovery(Recovery):
         ]
         if done:
             await asyncio.wait(done)
-        assignment = consumer.assignment()
+        standbys_ready = not self.app.assignor.assigned_standbys()
+        await self._seek_then_resume(generation_id, standbys_ready=standbys_ready)
+
+    async def _seek_then_resume(self, generation_id: int, standbys_ready: bool) -> None:
+        app = self.app
+        assignment = app.consumer.assignment()
         if app.consumer_generation_id != generation_id:
             self.log.warning("Recovery rebalancing again")
             return
         if assignment:
             self.log.info("Seek stream partitions to committed offsets.")
-            await self._wait(consumer.perform_seek(), timeout=app.conf.broker_request_timeout)
+            await self._wait(app.consumer.perform_seek(), timeout=app.conf.broker_request_timeout)
+        else:
+            self.log.info("Resuming streams with empty assignment")
         self._resume_settled_streams(assignment)
         await app._fetcher.maybe_start()  # type: ignore[attr-defined]
         self.tables.on_actives_ready()
-        if not app.assignor.assigned_standbys():
+        if standbys_ready:
             self.tables.on_standbys_ready()
         app.on_rebalance_end()
         self.log.info("Worker ready")

@@ -572,6 +572,21 @@ async def _open_subscription(api: Api, alert_filter: dict[str, Any], replay: int
     return ws
 
 
+async def _subscription_errors(api: Api, query: str) -> list[dict[str, Any]]:
+    """The errors a subscription is answered with, as an `error` message or in `next`."""
+    ws = await websockets.connect(api.ws_url, subprotocols=["graphql-transport-ws"])
+    try:
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {api.token()}"}}
+        await ws.send(orjson.dumps(init).decode())
+        assert orjson.loads(await ws.recv())["type"] == "connection_ack"
+        subscribe = {"id": "1", "type": "subscribe", "payload": {"query": query}}
+        await ws.send(orjson.dumps(subscribe).decode())
+        message = await _next_message(ws)
+    finally:
+        await ws.close()
+    return message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+
+
 async def _next_message(ws: Any) -> dict[str, Any]:
     async with asyncio.timeout(WAIT):
         return orjson.loads(await ws.recv())
@@ -636,41 +651,12 @@ async def _alert_ids_until(ws: Any, last_id: str) -> list[str]:
 
 
 async def test_a_replay_longer_than_the_feed_keeps_is_refused(api: Api) -> None:
-    ws = await websockets.connect(api.ws_url, subprotocols=["graphql-transport-ws"])
-    try:
-        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {api.token()}"}}
-        await ws.send(orjson.dumps(init).decode())
-        assert orjson.loads(await ws.recv())["type"] == "connection_ack"
-        query = "subscription { alerts(replaySeconds: 301) { id } }"
-        await ws.send(
-            orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}).decode()
-        )
-        message = await _next_message(ws)
-    finally:
-        await ws.close()
-    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    errors = await _subscription_errors(api, "subscription { alerts(replaySeconds: 301) { id } }")
     assert errors[0]["message"] == "replaySeconds must be within 0-300"
 
 
 async def test_subscription_with_a_bad_filter_gets_a_clear_error(api: Api) -> None:
-    ws = await websockets.connect(api.ws_url, subprotocols=["graphql-transport-ws"])
-    try:
-        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {api.token()}"}}
-        await ws.send(orjson.dumps(init).decode())
-        assert orjson.loads(await ws.recv())["type"] == "connection_ack"
-        await ws.send(
-            orjson.dumps(
-                {
-                    "id": "1",
-                    "type": "subscribe",
-                    "payload": {
-                        "query": 'subscription { alerts(filter: {communityIds: ["zz"]}) { id } }'
-                    },
-                }
-            ).decode()
-        )
-        message = await _next_message(ws)
-    finally:
-        await ws.close()
-    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    errors = await _subscription_errors(
+        api, 'subscription { alerts(filter: {communityIds: ["zz"]}) { id } }'
+    )
     assert errors[0]["message"] == "unknown community id(s): zz"

@@ -708,3 +708,24 @@ def test_score_of_nothing_is_perfect_for_every_type() -> None:
     assert (only_alerts.precision, only_alerts.recall) == (0.0, 1.0)
     only_labels = score([label()], [])[AlertType.WATCHLIST_PLATE]
     assert (only_labels.precision, only_labels.recall) == (1.0, 0.0)
+
+
+def test_the_chaos_kill_scenario_has_incidents_whatever_the_hour_ci_runs_it() -> None:
+    """The kill test asserts each labelled incident alerts once; a window with none (the
+    district's small hours) would prove nothing, and once failed CI on `incidents > 0`."""
+    from bench.chaos import KILL_COMMUNITIES
+    from tests.integration.test_chaos_small import CI_SIZE
+
+    midnight = datetime(2026, 12, 6, tzinfo=UTC)
+    fewest = min(
+        len(
+            Scenario.build(
+                CI_SIZE.seed,
+                timedelta(minutes=CI_SIZE.scenario_minutes),
+                end=midnight + timedelta(minutes=15 * k),
+                communities=KILL_COMMUNITIES,
+            ).labels
+        )
+        for k in range(24 * 4)
+    )
+    assert fewest >= 5

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from aiohttp import web
 from mode import Service
 
-from graphql_api.audit import AuditTrail
+from graphql_api.context import ApiContext
 from graphql_api.faces import PhotoFace, UnusablePhoto
 from graphql_api.feed import AlertFeed
 from graphql_api.limits import API_NICE
@@ -127,27 +128,28 @@ class ApiThread:
                     settings, self._warehouse, publisher, feed, engine, self._rules
                 )
                 webhooks = ingest_app(settings, face_snapshots=faces.upload if faces else None)
-                runner = await serve(
-                    context, settings, settings.api_host, settings.api_port, ingest=webhooks
-                )
-                try:
-                    log.info(
-                        "GraphQL API at http://%s:%d/graphql", settings.api_host, settings.api_port
-                    )
-                    await self._serve_sql(context.audit)
-                finally:
-                    await runner.cleanup()
+                await self._serve_sql_then_api(context, webhooks)
             finally:
                 if faces is not None:
                     await faces.stop()
 
-    async def _serve_sql(self, audit: AuditTrail) -> None:
-        """Analysts' SQL beside the API, on this loop, while the worker holds chDB."""
+    async def _serve_sql_then_api(self, context: ApiContext, webhooks: web.Application) -> None:
+        """The analysts' SQL endpoint first: once /healthz answers, everything does."""
         assert self._stopping is not None
-        sql = await start_sql_gateway(self._settings, audit)
+        settings = self._settings
+        sql = await start_sql_gateway(settings, context.audit)
         try:
-            self._ready.set_result(None)
-            await self._stopping.wait()
+            runner = await serve(
+                context, settings, settings.api_host, settings.api_port, ingest=webhooks
+            )
+            try:
+                log.info(
+                    "GraphQL API at http://%s:%d/graphql", settings.api_host, settings.api_port
+                )
+                self._ready.set_result(None)
+                await self._stopping.wait()
+            finally:
+                await runner.cleanup()
         finally:
             if sql is not None:
                 gateway, sql_runner = sql

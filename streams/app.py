@@ -221,7 +221,7 @@ class Pipeline:
 
         async def handle(events: Sequence[EventT]) -> None:
             messages = _messages(events)
-            decoded = [self._decoded(m, record) for m in messages]
+            decoded = [self.intake.accepted(m.value, record) for m in messages]
             if self.runs_rules:
                 await self._apply_rules(spec, decoded, events)
             if sink is not None:
@@ -234,13 +234,6 @@ class Pipeline:
                 await self._steadily(spec.name, spec.table or spec.name, events, handle)
 
         self.app.agent(self.topic(spec), name=f"events-{spec.table}")(process)
-
-    def _decoded(self, m: Message, record: type[Record]) -> Record | DecodeError:
-        """Decoded once for both stages; what cannot be is the sink's to dead-letter."""
-        try:
-            return self.intake.accept(m.value, record)
-        except DecodeError as exc:
-            return exc
 
     async def _apply_rules(
         self, spec: Topic, decoded: Sequence[Record | DecodeError], events: Sequence[EventT]
@@ -271,7 +264,7 @@ class Pipeline:
 
         async def handle(events: Sequence[EventT]) -> None:
             messages = _messages(events)
-            decoded = [self._decoded(m, Alert) for m in messages]
+            decoded = [self.intake.accepted(m.value, Alert) for m in messages]
             if self.runs_rules:
                 await self._book_officer_updates(decoded, events)
             if sink is not None:

@@ -26,6 +26,14 @@ class Intake:
         self._max_clock_skew = max_clock_skew
         self._retention = retention or Retention()
 
+    def accepted(self, raw: bytes | None, record_type: type[R]) -> R | DecodeError:
+        """The record, or why it cannot be one: decoded once per batch for every stage, and
+        the reason kept for whoever dead-letters it."""
+        try:
+            return self.accept(raw, record_type)
+        except DecodeError as exc:
+            return exc
+
     def accept(self, raw: bytes | None, record_type: type[R]) -> R:
         record = decode(raw, record_type)
         community = getattr(record, "community_id", None)

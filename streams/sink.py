@@ -100,11 +100,11 @@ class TableSink:
 
     def decode(self, m: Message) -> Record | DeadLetter | DecodeError:
         """The message as what its row is made from, or why it cannot be."""
-        try:
-            if self.topic is DEAD_LETTERS:
-                return _dead_letter(m)
+        if self.topic is not DEAD_LETTERS:
             assert self.topic.record is not None
-            return self._intake.accept(m.value, self.topic.record)
+            return self._intake.accepted(m.value, self.topic.record)
+        try:
+            return _dead_letter(m)
         except DecodeError as exc:
             return exc
 

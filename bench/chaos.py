@@ -1036,11 +1036,22 @@ def latency_figures(delays: list[float], missed: int, idle: int, probes: int) ->
 
 def incidents_alerted(labels: Sequence[Label], alerts: Sequence[Alert]) -> dict[str, int]:
     """How many labelled incidents got no alert, exactly one, or more than one."""
-    counts = Counter[str]()
-    for label in labels:
-        ids = {a.alert_id for a in alerts if label.admits(a)}
-        counts["none" if not ids else "once" if len(ids) == 1 else "more"] += 1
+    counts = Counter(_alerted(label, alerts) for label in labels)
     return {k: counts[k] for k in ("once", "none", "more")}
+
+
+def incidents_amiss(labels: Sequence[Label], alerts: Sequence[Alert]) -> list[str]:
+    """The incidents not alerted exactly once, named: what to look for in the worker's log."""
+    return [
+        f"{label.alert_type} {label.subject} {label.start:%H:%M:%S}-{label.end:%H:%M:%S}: {verdict}"
+        for label in labels
+        if (verdict := _alerted(label, alerts)) != "once"
+    ]
+
+
+def _alerted(label: Label, alerts: Sequence[Alert]) -> str:
+    ids = {a.alert_id for a in alerts if label.admits(a)}
+    return "none" if not ids else "once" if len(ids) == 1 else "more"
 
 
 def read_alerts(warehouse: Warehouse) -> list[Alert]:
@@ -1085,6 +1096,7 @@ def assess(chaos: Chaos, data_dir: Path) -> dict[str, Any]:
             "duplicated": rows - distinct,
             "incidents": len(chaos.scenario.labels),
             "incidents_alerted": incidents_alerted(chaos.scenario.labels, alerts),
+            "incidents_amiss": incidents_amiss(chaos.scenario.labels, alerts),
         }
     if "broker" in chaos.calls:
         calls = chaos.calls["broker"]
@@ -1197,12 +1209,22 @@ def render(report: dict[str, Any]) -> str:
 # --- running it -----------------------------------------------------------------------------
 
 SCENARIOS: dict[str, Callable[[Chaos], None]] = {
-    "fuzz": Chaos.fuzz,
     "kills": Chaos.kills,
+    "fuzz": Chaos.fuzz,
     "broker": Chaos.broker_outage,
     "insert_faults": Chaos.insert_faults,
     "subscribers": Chaos.subscribers,
 }
+"""In the order they run. The kill scenario replays the last minutes of district time, so it
+goes first: the fuzz phase's events stand at the present, and after them the worker's
+partition clocks would stand past the whole scenario. Its devices, first heard at the
+window's start, would then be silent by the clock at once: a wave of DEVICE_OFFLINE at the
+start, still open when a labelled outage of the same device came (2 of 20 incidents never
+alerted, at hours whose window held device outages)."""
+
+
+def in_running_order(names: Sequence[str]) -> list[str]:
+    return [name for name in SCENARIOS if name in names]
 
 
 @contextlib.contextmanager
@@ -1235,7 +1257,7 @@ def run(opts: Options, root: Path, scenarios: Sequence[str] = tuple(SCENARIOS)) 
         step("starting the worker")
         worker.start()
         try:
-            for name in scenarios:
+            for name in in_running_order(scenarios):
                 mark = time.monotonic()
                 try:
                     SCENARIOS[name](chaos)

@@ -1,28 +1,27 @@
-"""The rule engine: runs rule modules over batches of decoded events with durable state.
+"""The rule engine: dispatches batches of decoded events to the rule modules, and time to
+the absence rules.
 
-Each stateful rule keeps its state in a RocksDB-backed Faust table whose changelog topic
-is co-partitioned with the stream it runs on, so a restarted worker (or the worker that
-takes over a partition) recovers the state. Events are folded in per key; a state that
-has already seen an event's offset skips it, so a replay after a crash changes nothing.
+State, time and wake-ups are not kept here but in `streams/state`: each stateful rule's
+states and the alert book's entries live in a `KeyedStore` (a RocksDB-backed Faust table
+whose changelog is co-partitioned with the stream it runs on, so a restarted worker, or
+the worker that takes over a partition, recovers them); event time in `PartitionClocks`;
+wake-ups in `WakeUps`. Events are folded in per key; a state that has already applied an
+event's offset skips it, so a replay after a crash changes nothing.
 
-Absence rules (a device that went silent) advance on the stream's event-time watermark
-per partition: the latest `occurred_at` seen on every input topic of the rule, minus the
-allowed lateness. Nothing here reads the wall clock, so a replay raises the same alerts.
-
-A partition whose events jump ahead by more than the stream gap carried nothing at all in
-between: the platform, not its devices, was dark (ingest down, network cut, everything
-restarted). Absence rules are told (`heard_nothing`) before the watermark leaps, so that
-silence is not counted against each subject. After a (re)assignment the partition's clock
-starts from the latest event its rule states have heard (`last_heard`), so a gap across a
-worker restart is recognised too.
+Absence rules (a device that went silent) advance on the event-time watermark of their
+inputs per partition. Nothing here reads the wall clock, so a replay raises the same
+alerts. Before the watermark leaps over a stretch in which a rule's input carried nothing
+at all (the platform was dark, not each device), the rule is told (`heard_nothing`), so
+that silence is not counted against its subjects; after a (re)assignment the clock resumes
+from the latest event the states had heard (`last_heard`), so a gap across a worker
+restart is recognised too.
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,9 +37,13 @@ from schemas.events import Event, utc_now
 from schemas.topics import EVENT_PARTITIONS, Topic
 from streams.alert_book import AlertBook
 from streams.dead_letters import DeadLetter
-from streams.faust_internals import acting_for, changelog_topic_name, write_changelog_first
+from streams.faust_internals import acting_for, changelog_topic_name
 from streams.rules.rule import Keying, Outcome, Reference, Rule, RuleState
 from streams.staged_writes import StagedWrites
+from streams.state.applied import Applied, already_applied, applying
+from streams.state.clock import PartitionClocks
+from streams.state.store import KeyedStore
+from streams.state.timers import WakeUps
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +51,6 @@ SendAlert = Callable[[Alert], Awaitable[None]]
 Reject = Callable[[DeadLetter], Awaitable[None]]
 REASON_CHARS = 500
 """An exception's repr in a dead letter's reason is cut here: a message can be any size."""
-STATE_CACHE_LIMIT = 200_000
-"""Decoded states kept in memory per rule; past this the cache restarts from RocksDB."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,20 @@ def _hears_gaps(rule: Rule[Any, Any, Any]) -> bool:
     return type(rule).heard_nothing is not Rule.heard_nothing
 
 
+def _gaps_heard_by(
+    rules: Sequence[Rule[Any, Any, Any]], input_topics: Mapping[str, Sequence[str]]
+) -> dict[str, list[Rule[Any, Any, Any]]]:
+    """Input topic → the rules told of its dark stretches. A dark stretch is one topic's (see
+    PartitionClocks.dark_before), so a rule hearing gaps takes one input topic."""
+    by_topic: dict[str, list[Rule[Any, Any, Any]]] = defaultdict(list)
+    for rule in rules:
+        topics = input_topics[rule.name]
+        if len(topics) != 1:
+            raise ValueError(f"{rule.name} hears gaps, so it takes one input topic: {topics}")
+        by_topic[topics[0]].append(rule)
+    return dict(by_topic)
+
+
 def changelog_topics(app_id: str, rules: Sequence[Rule[Any, Any, Any]]) -> list[Topic]:
     """The compacted changelog topics of every table, created up front like all topics."""
     names = [table_name(r.keying, r.name) for r in rules if r.State is not None]
@@ -117,61 +132,48 @@ def _table(app: faust.App, name: str) -> faust.Table:
     )
 
 
-class BookEntries:
-    """The alert book's store: alerts as JSON in a Faust table, decoded ones cached.
+BookEntry = tuple[Alert, Applied]
 
-    Each entry also remembers the last offset per source topic that touched it, so a
+
+def _decode_entry(raw: bytes) -> BookEntry:
+    stored = orjson.loads(raw)
+    return Alert.model_validate(stored["alert"]), stored["applied"]
+
+
+def _encode_entry(entry: BookEntry) -> bytes:
+    return orjson.dumps({"alert": entry[0].model_dump(), "applied": entry[1]})
+
+
+class BookEntries:
+    """The alert book's entries in a keyed store, each with the offsets that touched it, so a
     replayed event cannot count twice on an alert (stateless rules have no state to
-    remember it in).
-    """
+    remember it in)."""
 
     def __init__(self, table: faust.Table, changelog: StagedWrites) -> None:
-        self._table = table
-        self._changelog = changelog
-        self._cache: dict[str, tuple[Alert, dict[str, int]]] = {}
+        self.store = KeyedStore(table, changelog, _decode_entry, _encode_entry)
         self._source: tuple[str, str, int] | None = None
 
     def fresh(self, key: str, topic: str, offset: int) -> bool:
         """False if an event at this offset already touched the entry; else it is the source
         of the entry's next write (when the book writes it at all: a suppressed finding does
         not, and its offset must not stick to the next entry written, e.g. an officer's)."""
-        entry = self._entry(key)
-        if entry is not None and entry[1].get(topic, -1) >= offset:
+        entry = self.store.get(key)
+        if entry is not None and already_applied(entry[1], topic, offset):
             return False
         self._source = (key, topic, offset)
         return True
 
     def get(self, key: str) -> Alert | None:
-        entry = self._entry(key)
+        entry = self.store.get(key)
         return None if entry is None else entry[0]
 
     def __setitem__(self, key: str, alert: Alert) -> None:
-        entry = self._entry(key)
-        applied = dict(entry[1]) if entry is not None else {}
+        entry = self.store.get(key)
+        applied = entry[1] if entry is not None else {}
         if self._source is not None and self._source[0] == key:
-            applied[self._source[1]] = self._source[2]
+            applied = applying(applied, self._source[1], self._source[2])
         self._source = None
-        self._cache[key] = (alert, applied)
-        value = orjson.dumps({"alert": alert.model_dump(), "applied": applied})
-        write_changelog_first(self._table, self._changelog, key.encode(), value)
-
-    def _entry(self, key: str) -> tuple[Alert, dict[str, int]] | None:
-        entry = self._cache.get(key)
-        if entry is None:
-            raw = self._table.get(key.encode())
-            if raw is not None:
-                stored = orjson.loads(raw)
-                entry = (Alert.model_validate(stored["alert"]), stored["applied"])
-                self._cache[key] = entry
-        return entry
-
-    def forget(self) -> None:
-        self._cache.clear()
-
-    def trim(self) -> None:
-        """Between batches (nothing staged), the cache may restart from RocksDB."""
-        if len(self._cache) > STATE_CACHE_LIMIT:
-            self._cache.clear()
+        self.store.put(key, (alert, applied))
 
 
 def capped(
@@ -196,8 +198,8 @@ def capped(
     return state, value
 
 
-class RuleStates:
-    """One rule's states: decoded cache in front of the RocksDB-backed table."""
+class RuleStates(KeyedStore[RuleState]):
+    """One rule's states, each capped in size as it is written."""
 
     def __init__(
         self,
@@ -207,76 +209,18 @@ class RuleStates:
         max_bytes: int,
     ) -> None:
         assert rule.State is not None
+        super().__init__(table, changelog, rule.State.model_validate_json, _encode_state)
         self._rule = rule
-        self._state_type = rule.State
         self._max_bytes = max_bytes
-        self.table = table
-        self._changelog = changelog
-        self._cache: dict[str, RuleState | None] = {}
-        self._written: dict[str, bytes | None] = {}
-        """Writes staged and not yet in RocksDB (another agent's flush may store them at any
-        await): what a key goes back to when a rule fails on it."""
 
-    def get(self, key: str) -> RuleState | None:
-        if key in self._cache:
-            return self._cache[key]
-        raw = self.table.get(key.encode())
-        state = None if raw is None else self._state_type.model_validate_json(raw)
-        self._cache[key] = state
-        return state
+    def put(self, key: str, value: RuleState | None, encoded: bytes | None = None) -> None:
+        if value is not None:
+            value, encoded = capped(self._rule, value, self._max_bytes)
+        super().put(key, value, encoded)
 
-    def put(self, key: str, state: RuleState | None) -> None:
-        existed = self.get(key) is not None
-        value = None
-        if state is not None:
-            state, value = capped(self._rule, state, self._max_bytes)
-        self._cache[key] = state
-        if value is not None or existed:
-            self._written[key] = value
-            write_changelog_first(
-                self.table, self._changelog, key.encode(), value, self._stored(key, value)
-            )
 
-    def _stored(self, key: str, value: bytes | None) -> Callable[[], None]:
-        def stored() -> None:
-            if key in self._written and self._written[key] is value:
-                del self._written[key]
-
-        return stored
-
-    def discard(self, key: str) -> None:
-        """Undo whatever a failed rule did to the key's cached state (rules may change it in
-        place before raising): back to its last write, or to what RocksDB holds."""
-        if key not in self._written:
-            self._cache.pop(key, None)
-            return
-        value = self._written[key]
-        self._cache[key] = None if value is None else self._state_type.model_validate_json(value)
-
-    def trim(self) -> None:
-        """Between batches (nothing staged), the cache may restart from RocksDB."""
-        if len(self._cache) > STATE_CACHE_LIMIT:
-            self._cache.clear()
-
-    def stored(self) -> Iterator[tuple[str, RuleState]]:
-        for raw_key, raw in self.table.items():
-            if raw is not None:
-                yield raw_key.decode(), self._state_type.model_validate_json(raw)
-
-    def current(self) -> Iterator[tuple[str, RuleState]]:
-        """Every state, including writes of this batch not yet in RocksDB."""
-        cached = list(self._cache.items())
-        for key, state in cached:
-            if state is not None:
-                yield key, state
-        known = {key for key, _ in cached}
-        for key, state in self.stored():
-            if key not in known:
-                yield key, state
-
-    def forget(self) -> None:
-        self._cache.clear()
-        self._written.clear()
+def _encode_state(state: RuleState) -> bytes:
+    return state.model_dump_json().encode()
 
 
 class RuleEngine:
@@ -306,7 +250,8 @@ class RuleEngine:
         self.reference = reference
         self.thresholds = thresholds
         self.lateness = lateness
-        self.stream_gap = stream_gap
+        self.clocks = PartitionClocks(lateness, stream_gap, district_wide=self.global_clock)
+        self.wake_ups = WakeUps()
         self._send_alert = send_alert
         self._reject = reject
         self.failures = failures
@@ -325,34 +270,25 @@ class RuleEngine:
         self._absence = [r for r in self.rules if r.State is not None and _has_wakeups(r)]
         self._catching_up = [r for r in self._absence if len(r.inputs) == 1 or r.gap_proves_absence]
         self._hearing_gaps = [r for r in self._absence if _hears_gaps(r)]
-        self._heard: dict[int, datetime] = {}
-        """Per partition, the latest event time the stream carried (for rules hearing gaps)."""
         self._input_topics = {
             r.name: [topic_of[kind] for kind in r.inputs if kind in topic_of] for r in self.rules
         }
+        self._gaps_heard_by = _gaps_heard_by(self._hearing_gaps, self._input_topics)
         self.changelog = changelog
         self.book_entries = BookEntries(_table(app, book_table_name(keying)), changelog)
         self.book = AlertBook(
             self.book_entries,  # type: ignore[arg-type]
             district_wide=keying is Keying.PLATE,
         )
-        self._latest: dict[tuple[str, int], datetime] = {}
-        self._newest: dict[int, datetime] = {}
-        self._next_due: dict[int, datetime] = {}
-        self._last_source: dict[int, EventT] = {}
-        self._wakeups: dict[tuple[str, int], list[tuple[datetime, str]]] = defaultdict(list)
-        self._scheduled: dict[tuple[str, str], datetime] = {}
         self._needs_schedule = True
 
     def reassigned(self) -> None:
         """Partitions moved: cached states may belong to another worker now; reload."""
         for states in self.states.values():
             states.forget()
-        self.book_entries.forget()
-        self._heard.clear()
-        self._wakeups.clear()
-        self._scheduled.clear()
-        self._next_due.clear()
+        self.book_entries.store.forget()
+        self.clocks.reassigned()
+        self.wake_ups.clear()
         self._needs_schedule = True
 
     async def process(self, arrivals: Sequence[Arrival]) -> None:
@@ -363,12 +299,20 @@ class RuleEngine:
             with acting_for(arrivals[0].source):
                 self._schedule_stored()
         for arrival in arrivals:
-            if self._hearing_gaps:
-                dark = self._silence_before(arrival)
+            hearing = self._gaps_heard_by.get(arrival.topic)
+            if hearing:
+                at = arrival.event.occurred_at
+                dark = self.clocks.dark_before(arrival.topic, arrival.partition, at)
                 if dark is not None:
                     with acting_for(arrival.source):
-                        await self._hear_gap(arrival, dark)
-            self._observe(arrival)
+                        await self._hear_gap(hearing, arrival, dark)
+            self.clocks.observe(
+                arrival.topic,
+                arrival.partition,
+                arrival.event.occurred_at,
+                arrival.source,
+                arrival.clock_partition,
+            )
             if self._due(arrival.partition):
                 await self._advance(arrival.partition)
             rules = self._by_input.get(type(arrival.event))
@@ -380,41 +324,21 @@ class RuleEngine:
         await self.changelog.flush()
         for states in self.states.values():
             states.trim()
-        self.book_entries.trim()
+        self.book_entries.store.trim()
 
-    def _observe(self, arrival: Arrival) -> None:
-        at, partition = arrival.event.occurred_at, arrival.partition
-        clock = arrival.partition if arrival.clock_partition is None else arrival.clock_partition
-        key = (arrival.topic, clock)
-        seen = self._latest.get(key)
-        if seen is None or at > seen:
-            self._latest[key] = at
-        newest = self._newest.get(partition)
-        if newest is None or at > newest:
-            self._newest[partition] = at
-        self._last_source[partition] = arrival.source
-
-    def _silence_before(self, arrival: Arrival) -> timedelta | None:
-        """Move the partition's clock to the arrival; the silence before it when longer
-        than the stream gap."""
-        partition, at = arrival.partition, arrival.event.occurred_at
-        latest = self._heard.get(partition)
-        if latest is not None and at <= latest:
-            return None
-        self._heard[partition] = at
-        return at - latest if latest is not None and at - latest > self.stream_gap else None
-
-    async def _hear_gap(self, arrival: Arrival, dark: timedelta) -> None:
-        """Before the watermark leaps over a stretch in which the stream carried nothing,
+    async def _hear_gap(
+        self, rules: Sequence[Rule[Any, Any, Any]], arrival: Arrival, dark: timedelta
+    ) -> None:
+        """Before the watermark leaps over a stretch in which their input carried nothing,
         absence rules take that stretch off their subjects' silence."""
         partition = arrival.partition
         log.warning(
-            "partition %d of the %s stream carried no event for %s: not counted as silence",
+            "partition %d of %s carried no event for %s: not counted as silence",
             partition,
-            self.keying,
+            arrival.topic,
             dark,
         )
-        for rule in self._hearing_gaps:
+        for rule in rules:
             states = self.states[rule.name]
             for key, state in states.current():
                 if state.partition != partition:
@@ -435,13 +359,9 @@ class RuleEngine:
 
     def _due(self, partition: int) -> bool:
         """Cheap test before the per-rule watermarks: can any wake-up be due at all?"""
-        due = self._next_due.get(partition)
-        if due is None:
-            return False
-        if self.global_clock:
-            clocks = self._latest.values()
-            return len(clocks) >= EVENT_PARTITIONS and min(clocks) - self.lateness >= due
-        return self._newest[partition] - self.lateness >= due
+        due = self.wake_ups.next_due(partition)
+        horizon = self.clocks.horizon(partition)
+        return due is not None and horizon is not None and horizon >= due
 
     async def _apply(self, rule: Rule[Any, Any, Any], arrival: Arrival) -> None:
         """One rule on one event, isolated: a rule that raises loses this event only, with
@@ -473,7 +393,7 @@ class RuleEngine:
         event = arrival.event
         states = self.states.get(rule.name)
         state = states.get(key) if states is not None else None
-        if state is not None and state.applied.get(arrival.topic, -1) >= arrival.offset:
+        if state is not None and already_applied(state.applied, arrival.topic, arrival.offset):
             return None, None
         caught_up = None
         if state is not None and rule in self._catching_up:
@@ -485,7 +405,9 @@ class RuleEngine:
             if outcome.state is not None:
                 if state is not None and outcome.state is not state:
                     outcome.state.applied = {**state.applied, **outcome.state.applied}
-                outcome.state.applied[arrival.topic] = arrival.offset
+                outcome.state.applied = applying(
+                    outcome.state.applied, arrival.topic, arrival.offset
+                )
                 outcome.state.partition = arrival.partition
                 outcome.state.community_id = event.community_id
             states.put(key, outcome.state)
@@ -566,33 +488,12 @@ class RuleEngine:
         return self.book_entries.fresh(key, arrival.topic, arrival.offset)
 
     def watermark(self, rule: Rule[Any, Any, Any], partition: int) -> datetime | None:
-        """The event time up to which every input of `rule` on `partition` has arrived; for
-        re-keyed streams, up to which every source partition has."""
-        topics = self._input_topics[rule.name]
-        if self.global_clock:
-            seen = [at for (topic, _), at in self._latest.items() if topic in topics]
-            if len(seen) < EVENT_PARTITIONS:
-                return None  # a source partition not heard from yet may still be far behind
-        else:
-            seen = [
-                self._latest[(topic, partition)]
-                for topic in topics
-                if (topic, partition) in self._latest
-            ]
-        return min(seen) - self.lateness if seen else None
+        return self.clocks.watermark(self._input_topics[rule.name], partition)
 
     def _schedule(self, rule: Rule[Any, Any, Any], key: str, state: RuleState, config: Any) -> None:
         wake = rule.wake_at(state, config)
-        if wake is None:
-            return
-        current = self._scheduled.get((rule.name, key))
-        if current is not None and current <= wake:
-            return
-        self._scheduled[(rule.name, key)] = wake
-        heapq.heappush(self._wakeups[(rule.name, state.partition)], (wake, key))
-        due = self._next_due.get(state.partition)
-        if due is None or wake < due:
-            self._next_due[state.partition] = wake
+        if wake is not None:
+            self.wake_ups.schedule(rule.name, state.partition, key, wake)
 
     def _schedule_stored(self) -> None:
         """After (re)assignment the tables hold states whose wake-ups nobody scheduled, and
@@ -605,34 +506,21 @@ class RuleEngine:
                 self._schedule(rule, key, state, config)
                 heard = rule.last_heard(state) if hears_gaps else None
                 if heard is not None:
-                    latest = self._heard.get(state.partition, heard)
-                    self._heard[state.partition] = max(heard, latest)
+                    topic = self._input_topics[rule.name][0]
+                    self.clocks.heard_until(topic, state.partition, heard)
 
     async def _advance(self, partition: int) -> None:
         for rule in self._absence:
-            heap = self._wakeups.get((rule.name, partition))
-            if not heap:
-                continue
             watermark = self.watermark(rule, partition)
             if watermark is None:
                 continue
-            source = self._last_source[partition]
-            while heap and heap[0][0] <= watermark:
-                wake, key = heapq.heappop(heap)
-                if self._scheduled.get((rule.name, key)) != wake:
-                    continue
-                del self._scheduled[(rule.name, key)]
-                with acting_for(source):
+            due = self.wake_ups.pop_due(rule.name, partition, watermark)
+            if not due:
+                continue
+            source = self.clocks.last_source(partition)
+            with acting_for(source):
+                for _, key in due:
                     await self._wake(rule, key, watermark, source)
-        tops = [
-            heap[0][0]
-            for rule in self._absence
-            if (heap := self._wakeups.get((rule.name, partition)))
-        ]
-        if tops:
-            self._next_due[partition] = min(tops)
-        else:
-            self._next_due.pop(partition, None)
 
     async def _wake(
         self, rule: Rule[Any, Any, Any], key: str, watermark: datetime, source: EventT

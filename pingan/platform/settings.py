@@ -230,7 +230,7 @@ class Settings(BaseSettings):
     rule_stream_gap_seconds: float = Field(
         default=180.0,
         gt=0,
-        description="a partition of the event stream silent this long means the platform was"
+        description="a partition of the telemetry silent this long means the platform was"
         " dark, not its devices: absence rules (DEVICE_OFFLINE) do not count that silence",
     )
     rule_state_max_bytes: int = Field(

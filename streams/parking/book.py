@@ -12,14 +12,11 @@ newest passage minus `PINGAN_RULE_LATENESS_SECONDS`, as for the absence rules.
 
 from __future__ import annotations
 
-import heapq
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import faust
-from faust.types import EventT
 
 from pingan.platform.reference_data import ReferenceData
 from pingan.platform.settings import Settings
@@ -33,16 +30,18 @@ from schemas.topics import (
     Topic,
 )
 from streams.engine import Arrival
-from streams.faust_internals import acting_for, changelog_topic_name, write_changelog_first
+from streams.faust_internals import acting_for, changelog_topic_name
 from streams.parking.ledger import PlateLedger, Terms, Timing, record, tick, wake_at
 from streams.parking.pairing import Read
 from streams.staged_writes import StagedWrites
+from streams.state.applied import already_applied, applying
+from streams.state.clock import PartitionClocks
+from streams.state.store import KeyedStore
+from streams.state.timers import WakeUps
 
 log = logging.getLogger(__name__)
 
 TABLE = "parking-ledgers"
-CACHE_LIMIT = 200_000
-"""Decoded ledgers kept in memory; past this the cache restarts from RocksDB."""
 DEFAULT_TARIFF = ParkingTariff(community_id=DISTRICT_DEFAULT)
 BUILT_IN = "built-in"
 """`tariff_id` of sessions priced by DEFAULT_TARIFF (no community or district tariff)."""
@@ -93,84 +92,79 @@ class ParkingBook:
     def __init__(
         self, app: faust.App, reference: ReferenceData, staged: StagedWrites, settings: Settings
     ) -> None:
-        self.table = app.Table(
+        table = app.Table(
             TABLE, default=None, partitions=EVENT_PARTITIONS, key_type=bytes, value_type=bytes
         )
+        self.ledgers = KeyedStore(table, staged, PlateLedger.model_validate_json, _encode)
         self.terms = ParkingTerms(reference)
         self.timing = Timing(
             duplicate_within=timedelta(seconds=settings.parking_duplicate_read_seconds),
             settle_after=timedelta(hours=settings.parking_settle_hours),
         )
-        self.lateness = timedelta(seconds=settings.rule_lateness_seconds)
         self._staged = staged
-        self._cache: dict[str, PlateLedger | None] = {}
-        self._newest: dict[int, datetime] = {}
-        self._last_source: dict[int, EventT] = {}
-        self._wakeups: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
-        self._scheduled: dict[str, datetime] = {}
+        self.clocks = PartitionClocks(
+            timedelta(seconds=settings.rule_lateness_seconds),
+            timedelta(seconds=settings.rule_stream_gap_seconds),
+        )
+        self.wake_ups = WakeUps()
         self._needs_schedule = True
 
     def reassigned(self) -> None:
         """Partitions moved: cached ledgers may belong to another worker now; reload."""
-        self._cache.clear()
-        self._wakeups.clear()
-        self._scheduled.clear()
-        self._newest.clear()
+        self.ledgers.forget()
+        self.wake_ups.clear()
+        self.clocks.reassigned()
         self._needs_schedule = True
 
     def fold(self, arrivals: Sequence[Arrival]) -> None:
         """Stage the ledger changes and sessions of a batch; the caller's flush sends them."""
-        if len(self._cache) > CACHE_LIMIT:
-            self._cache.clear()
+        self.ledgers.trim()
         if self._needs_schedule and arrivals:
             self._schedule_stored()
         for arrival in arrivals:
             passage = arrival.event
             if not isinstance(passage, VehiclePassage):
                 continue
-            self._observe(arrival)
+            self.clocks.observe(
+                arrival.topic, arrival.partition, passage.occurred_at, arrival.source
+            )
             self._advance(arrival.partition)
             with acting_for(arrival.source):
                 self._record(passage, arrival)
 
     def _record(self, passage: VehiclePassage, arrival: Arrival) -> None:
         key = f"{passage.community_id}:{passage.plate}"
-        ledger = self._get(key)
-        if ledger is not None and ledger.applied >= arrival.offset:
+        ledger = self.ledgers.get(key)
+        if ledger is not None and already_applied(ledger.applied, arrival.topic, arrival.offset):
             return
         if ledger is None:
             ledger = PlateLedger(community_id=passage.community_id, plate=passage.plate)
         terms = self.terms.of(passage.community_id, passage.plate)
         ledger, sessions = record(ledger, Read.of(passage), terms, self.timing)
         ledger = ledger.model_copy(
-            update={"applied": arrival.offset, "partition": arrival.partition}
+            update={
+                "applied": applying(ledger.applied, arrival.topic, arrival.offset),
+                "partition": arrival.partition,
+            }
         )
-        self._put(key, ledger)
+        self.ledgers.put(key, ledger)
         self._emit(sessions)
         self._schedule(key, ledger, terms.tariff)
 
-    def _observe(self, arrival: Arrival) -> None:
-        newest = self._newest.get(arrival.partition)
-        if newest is None or arrival.event.occurred_at > newest:
-            self._newest[arrival.partition] = arrival.event.occurred_at
-        self._last_source[arrival.partition] = arrival.source
-
     def _advance(self, partition: int) -> None:
         """Tick the ledgers whose wake-up the partition's watermark has reached."""
-        heap = self._wakeups.get(partition)
-        if not heap:
+        watermark = self.clocks.horizon(partition)
+        if watermark is None:
             return
-        watermark = self._newest[partition] - self.lateness
-        while heap and heap[0][0] <= watermark:
-            wake, key = heapq.heappop(heap)
-            if self._scheduled.get(key) != wake:
-                continue
-            del self._scheduled[key]
-            with acting_for(self._last_source[partition]):
+        due = self.wake_ups.pop_due(TABLE, partition, watermark)
+        if not due:
+            return
+        with acting_for(self.clocks.last_source(partition)):
+            for _, key in due:
                 self._tick(key, watermark)
 
     def _tick(self, key: str, watermark: datetime) -> None:
-        ledger = self._get(key)
+        ledger = self.ledgers.get(key)
         if ledger is None:
             return
         terms = self.terms.of(ledger.community_id, ledger.plate)
@@ -179,7 +173,7 @@ class ParkingBook:
             self._schedule(key, ledger, terms.tariff)
             return
         ticked, sessions = tick(ledger, watermark, terms, self.timing)
-        self._put(key, ticked)
+        self.ledgers.put(key, ticked)
         self._emit(sessions)
         if ticked is not None:
             later = wake_at(ticked, terms.tariff, self.timing)
@@ -190,38 +184,14 @@ class ParkingBook:
 
     def _schedule(self, key: str, ledger: PlateLedger, tariff: ParkingTariff) -> None:
         wake = wake_at(ledger, tariff, self.timing)
-        if wake is None:
-            return
-        current = self._scheduled.get(key)
-        if current is not None and current <= wake:
-            return
-        self._scheduled[key] = wake
-        heapq.heappush(self._wakeups[ledger.partition], (wake, key))
+        if wake is not None:
+            self.wake_ups.schedule(TABLE, ledger.partition, key, wake)
 
     def _schedule_stored(self) -> None:
         """After (re)assignment the table holds ledgers whose wake-ups nobody scheduled."""
         self._needs_schedule = False
-        for raw_key, raw in self.table.items():
-            if raw is not None:
-                ledger = PlateLedger.model_validate_json(raw)
-                self._schedule(raw_key.decode(), ledger, self.terms.tariff(ledger.community_id)[1])
-
-    def _get(self, key: str) -> PlateLedger | None:
-        if key in self._cache:
-            return self._cache[key]
-        raw = self.table.get(key.encode())
-        ledger = None if raw is None else PlateLedger.model_validate_json(raw)
-        self._cache[key] = ledger
-        return ledger
-
-    def _put(self, key: str, ledger: PlateLedger | None) -> None:
-        """Changelog first, local RocksDB once the changelog has it (as the rule engine)."""
-        existed = self._get(key) is not None
-        self._cache[key] = ledger
-        if ledger is None and not existed:
-            return
-        value = None if ledger is None else ledger.model_dump_json().encode()
-        write_changelog_first(self.table, self._staged, key.encode(), value)
+        for key, ledger in self.ledgers.stored():
+            self._schedule(key, ledger, self.terms.tariff(ledger.community_id)[1])
 
     def _emit(self, sessions: Sequence[ParkingSession]) -> None:
         for session in sessions:
@@ -232,3 +202,7 @@ class ParkingBook:
                 encode(session),
                 [],
             )
+
+
+def _encode(ledger: PlateLedger) -> bytes:
+    return ledger.model_dump_json().encode()

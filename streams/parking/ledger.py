@@ -16,13 +16,15 @@ import bisect
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from schemas.events import Direction
 from schemas.parking import ParkingPass, ParkingSession, ParkingTariff, SessionStatus
 from schemas.reference import DISTRICT_TZ
+from schemas.topics import VEHICLE_PASSAGES
 from streams.parking.fees import parking_fee
 from streams.parking.pairing import Pairing, Read, pair
+from streams.state.applied import Applied
 
 TICK = timedelta(milliseconds=1)
 """Event times carry millisecond precision: the first instant past a limit."""
@@ -47,8 +49,9 @@ class Timing:
 class PlateLedger(BaseModel):
     """The state kept per community and plate (JSON in a RocksDB table with a changelog).
 
-    `applied` is the last vehicle-passages offset folded in, so a replay skips it;
-    `partition` is where the ledger lives (its community's partition).
+    `applied` holds the last vehicle-passages offset folded in, so a replay skips it (a
+    ledger stored before it was a mapping held the bare offset); `partition` is where the
+    ledger lives (its community's partition).
     """
 
     model_config = ConfigDict(extra="ignore")
@@ -58,8 +61,15 @@ class PlateLedger(BaseModel):
     reads: list[Read] = []
     sessions: dict[str, ParkingSession] = {}
     settled_until: datetime | None = None
-    applied: int = -1
+    applied: Applied = {}
     partition: int = -1
+
+    @field_validator("applied", mode="before")
+    @classmethod
+    def _bare_offset(cls, value: object) -> object:
+        if isinstance(value, int):
+            return {VEHICLE_PASSAGES.name: value} if value >= 0 else {}
+        return value
 
 
 def record(

@@ -4,9 +4,9 @@ An absence rule: the outage is declared once the stream's event-time watermark s
 more than `offline_minutes` passed since the device's last telemetry (strictly longer: a
 device silent for exactly 5:00 is still online). Because the watermark only moves while
 other telemetry flows, an ingest outage that silences every device raises nothing; and when
-telemetry resumes, the time in which the stream carried nothing at all is not counted
-against any device (`heard_nothing`): after a platform outage each device has what was left
-of its limit to report again, instead of every device not yet heard going offline at once
+telemetry resumes, the time in which the partition's telemetry carried nothing at all is not
+counted against any device (`heard_nothing`): after a platform outage each device has what
+was left of its limit to report again, instead of every device not yet heard going offline at once
 when the watermark leaps. One finding per outage; the device's next telemetry resolves it
 with the outage length, and `suppress_minutes` is 0 so that a later outage opens a new
 alert.

@@ -26,7 +26,10 @@ caught-up worker gets the district at real time at 25%, 50% and 75% of the capac
 showed (`--curve`), and probe passages (plates watchlisted for this, each used once) give
 p50/p99 of event → alert and of event → feed (an `AlertFeed`, the API's source for
 subscriptions, in this process); the district's own fence alarms give their worst case.
-Figures are printed and written to bench/results/pipeline-<UTC timestamp>.json.
+Last, catch-up: the district's last `--catch-up-minutes` at its mean volume, published as one
+backlog on emptied event topics, as after an outage, and drained by a fresh worker with every
+rule on, printed as hours of district time per minute. Figures are printed and written to
+bench/results/pipeline-<UTC timestamp>.json.
 """
 
 from __future__ import annotations
@@ -95,6 +98,9 @@ WORKER_OUTPUTS = (ALERTS, DEAD_LETTERS, PASSAGES_BY_PLATE, ALERTS_BY_PLATE)
 BASELINE_GROUP = "pingan-bench-baseline"
 SKELETON_RULE = WatchlistPlateRule.name
 ALL_VS_SKELETON_TARGET = 0.70
+DISTRICT_MEAN_EVENTS_PER_SECOND = 250
+"""A district's mean volume: a quarter of its rush-hour peak of about 1,000 events/s, as the
+README's city arithmetic takes it (device heartbeats alone are about 95/s)."""
 KEPT_SETTINGS = frozenset({"PINGAN_CACHE_DIR", "PINGAN_KAFKA_VERSION"})
 PROBE_PREFIX = "浙Z"
 """Probe plates: the simulator's city letters stop at K, so no district plate starts so."""
@@ -153,6 +159,7 @@ class Options:
     live_warmup: float
     live_probes: int
     profile: bool
+    catch_up_minutes: float = 15.0
     seed: int = 1
 
 
@@ -255,6 +262,23 @@ class SplitRun:
 
 
 @dataclass(frozen=True)
+class CatchUp:
+    """The district's last `district_minutes` at its mean volume (the simulator's everyday
+    mix, devices heartbeating on their own schedules) published as one backlog, as after an
+    outage of the platform, and drained by a fresh worker of role all with every rule on."""
+
+    district_minutes: float
+    events: int
+    throughput: Throughput
+    rows: int
+    hours_per_minute: float
+    """District time caught up per minute: the share of the span drained from the first
+    commit on, over the minutes it took."""
+    day_minutes: float
+    """Minutes to catch up a whole district day at that pace."""
+
+
+@dataclass(frozen=True)
 class Report:
     events: int
     span_seconds: int
@@ -277,6 +301,7 @@ class Report:
     split: SplitRun | None = None
     split_vs_one_worker: float = 0.0
     """Two rule workers and a sink against one worker of role all (all rules)."""
+    catch_up: CatchUp | None = None
     machine: dict[str, object] = field(default_factory=dict)
     load_average_at_end: float = 0.0
     wall_seconds: float = 0.0
@@ -987,9 +1012,13 @@ async def bench(opts: Options, broker: Broker, tmp: Path) -> Report:
         )
         step("scale-out: 2 × pingan worker --role rules and 1 × --role sink, all rules on")
         split = await run_split(broker, tmp, offsets, 2)
+        catch_up = None
+        if opts.catch_up_minutes > 0:
+            catch_up = await run_catch_up(broker, district, tmp / "catch-up", offsets, opts)
     skeleton_rate = skeleton.throughput.events_per_second
     all_rate = all_on.throughput.events_per_second
     return Report(
+        catch_up=catch_up,
         split=split,
         split_vs_one_worker=split.events_per_second / all_rate,
         events=len(backlog.events),
@@ -1010,6 +1039,61 @@ async def bench(opts: Options, broker: Broker, tmp: Path) -> Report:
         pipeline_vs_baseline=all_rate / baseline.events_per_second,
         profiled=opts.profile,
     )
+
+
+async def run_catch_up(
+    broker: Broker, district: District, data_dir: Path, offsets: Offsets, opts: Options
+) -> CatchUp:
+    """The district's last minutes at its mean volume on emptied event topics, drained by a
+    fresh worker: how many hours of district time it catches up per minute."""
+    span = round(opts.catch_up_minutes * 60)
+    sample = replace(opts, events=span * DISTRICT_MEAN_EVENTS_PER_SECOND, span=span)
+    step(f"catch-up: drawing {opts.catch_up_minutes:g} min of the district at its mean volume")
+    backlog = make_backlog(district, sample)
+    await offsets.truncate(EVENT_TOPICS)
+    step(f"catch-up: producing {len(backlog.events):,} events; a fresh worker drains them")
+    await produce(broker, [], backlog.events)
+    await offsets.truncate(WORKER_OUTPUTS)
+    await set_rules(broker.bootstrap, [])
+    target = await offsets.end(EVENT_TOPICS)
+    group = "pingan-bench-catch-up"
+    with worker_process(broker.bootstrap, data_dir, group, None) as proc:
+
+        def check() -> None:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the worker exited with {proc.returncode}")
+
+        pids = {"consumer": proc.pid, "broker": broker.pid}
+        throughput = await measure(offsets, group, target, time.monotonic(), pids, check)
+    warehouse = open_warehouse(Settings(data_dir=data_dir))
+    try:
+        rows = row_count(warehouse, EVENT_TABLES)
+    finally:
+        warehouse.close()
+    caught_up = span / 3600 * throughput.events / len(backlog.events)
+    per_minute = caught_up / (throughput.seconds / 60)
+    return CatchUp(
+        opts.catch_up_minutes,
+        len(backlog.events),
+        throughput,
+        rows,
+        hours_per_minute=per_minute,
+        day_minutes=24 / per_minute,
+    )
+
+
+def catch_up_lines(c: CatchUp | None) -> list[str]:
+    if c is None:
+        return []
+    t = c.throughput
+    return [
+        f"catch-up: the district's last {c.district_minutes:g} min at its mean volume "
+        f"({DISTRICT_MEAN_EVENTS_PER_SECOND}/s), {c.events:,} events, drained at "
+        f"{t.events_per_second:,.0f}/s in {t.seconds:.1f} s (start-up {t.startup_seconds:.1f} s,"
+        f" CPU {t.cpu_cores['consumer']:.2f}); rows {check_mark(c.rows, c.events)}; a "
+        f"district day in {c.day_minutes:.0f} min",
+        f"{'catch-up, district hours per minute':48}{c.hours_per_minute:>8.2f} h",
+    ]
 
 
 def machine() -> dict[str, object]:
@@ -1089,6 +1173,7 @@ def render(r: Report, path: Path) -> str:
         "(throughput is first to last commit of the consumer group; start-up is before; "
         "load is the 1-min load average at the end)",
         *curve_lines(a.latency),
+        *catch_up_lines(r.catch_up),
         "by type, over the whole curve (event → alert):",
         *(
             f"  {row['alert_type']}: {row['alerts']} alerts, p50 {row['p50_ms']} ms, "
@@ -1195,6 +1280,12 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         type=int,
         default=200,
         help="probe plates per latency phase, spread over its passages",
+    )
+    parser.add_argument(
+        "--catch-up-minutes",
+        type=float,
+        default=15.0,
+        help="minutes of district time drained as one backlog at the end (0: skip)",
     )
     parser.add_argument(
         "--profile",

@@ -4,12 +4,13 @@ written to ClickHouse; passages are re-keyed by plate for the cross-community ru
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 from faust.types import EventT
+from pydantic import BaseModel
 
 from pingan.platform.district import community_ids
 from pingan.platform.health import Stall
@@ -45,6 +46,7 @@ from streams.staged_writes import StagedWrites
 from streams.steady_batches import SteadyBatches
 
 log = logging.getLogger(__name__)
+R = TypeVar("R", bound=BaseModel)
 
 FORWARDED_FROM = "pingan-forwarded-from-partition"
 URGENT_TOPICS = frozenset({PERIMETER_ALARMS.name, BRACELET_READINGS.name})
@@ -316,12 +318,7 @@ class Pipeline:
     def _register_plate_rules(self) -> None:
         async def handle(events: Sequence[EventT]) -> None:
             arrivals = []
-            for source in events:
-                try:
-                    passage = VehiclePassage.model_validate_json(source.message.value)
-                except ValueError as exc:
-                    log.error("unreadable re-keyed passage: %s", exc)
-                    continue
+            for passage, source in _re_keyed(events, VehiclePassage):
                 headers = _headers(source.message.headers)
                 clock = int(headers.get(FORWARDED_FROM, b"-1")) if headers else -1
                 arrivals.append(Arrival(passage, source, clock if clock >= 0 else None))
@@ -340,12 +337,7 @@ class Pipeline:
         the message's partition, which is the plate's, as for the passages by plate."""
 
         async def handle(events: Sequence[EventT]) -> None:
-            for source in events:
-                try:
-                    alert = Alert.model_validate_json(source.message.value)
-                except ValueError as exc:
-                    log.error("unreadable re-keyed alert: %s", exc)
-                    continue
+            for alert, source in _re_keyed(events, Alert):
                 with acting_for(source):
                     self.plate_rules.book.officer_update(alert)
             await self.staged.flush()
@@ -430,6 +422,18 @@ class Pipeline:
             self.community_rules.reassigned()
             self.plate_rules.reassigned()
             self.parking.reassigned()
+
+
+def _re_keyed(events: Sequence[EventT], record: type[R]) -> Iterator[tuple[R, EventT]]:
+    """The records the worker re-keyed itself (passages, alerts by plate), each with its
+    message. They were valid when forwarded, so one unreadable is logged and passed over."""
+    for source in events:
+        try:
+            parsed = record.model_validate_json(source.message.value)
+        except ValueError as exc:
+            log.error("unreadable re-keyed %s: %s", record.__name__, exc)
+            continue
+        yield parsed, source
 
 
 def _messages(events: Sequence[EventT]) -> list[Message]:

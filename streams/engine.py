@@ -19,6 +19,7 @@ restart is recognised too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -49,6 +50,11 @@ log = logging.getLogger(__name__)
 
 SendAlert = Callable[[Alert], Awaitable[None]]
 Reject = Callable[[DeadLetter], Awaitable[None]]
+YIELD_EVERY = 200
+"""Arrivals between yields to the event loop. A backlog's batch of thousands takes the rules a
+second or more; a fence alarm's own small batch, ready meanwhile, would wait for all of it.
+Other agents may run at a yield: each arrival is folded whole before it, and what they flush
+meanwhile is what an agent's flush during an await already sent (see `StagedWrites.flush`)."""
 REASON_CHARS = 500
 """An exception's repr in a dead letter's reason is cut here: a message can be any size."""
 
@@ -298,7 +304,9 @@ class RuleEngine:
         if self._needs_schedule and arrivals:
             with acting_for(arrivals[0].source):
                 self._schedule_stored()
-        for arrival in arrivals:
+        for n, arrival in enumerate(arrivals, start=1):
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             hearing = self._gaps_heard_by.get(arrival.topic)
             if hearing:
                 at = arrival.event.occurred_at

@@ -88,9 +88,13 @@ class KeyedStore(Generic[V]):
             self._cache.clear()
 
     def forget(self) -> None:
-        """Partitions moved: cached values may belong to another worker now."""
-        self._cache.clear()
-        self._written.clear()
+        """Partitions moved: cached values may belong to another worker now. A write staged
+        and not yet stored stays readable: it is on its way to the changelog, and a batch
+        that goes on folding events (the move can come at any await) must build on it, not on
+        the older value in RocksDB."""
+        self._cache = {
+            key: None if raw is None else self._decode(raw) for key, raw in self._written.items()
+        }
 
     def stored(self) -> Iterator[tuple[str, V]]:
         for raw_key, raw in self.table.items():

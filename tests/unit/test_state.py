@@ -146,6 +146,28 @@ def test_current_holds_this_batch_writes_before_rocksdb_and_stored_values(
     assert dict(notes.stored()) == {"old": "stored", "changed": "stored"}
 
 
+def test_after_partitions_move_a_write_on_its_way_to_the_changelog_is_still_read(
+    table: faust.Table,
+) -> None:
+    """A batch may go on folding events after a rebalance at one of its awaits: the key's
+    next event must build on the write staged for the one before, not on RocksDB."""
+    changelog = Changelog()
+    notes = store(table, changelog)
+    table.data[b"door-7"] = b"stored"
+    table.data[b"door-8"] = b"stored"
+    with acting_for(Source(Message(0))):
+        notes.put("door-7", "staged")
+    notes.get("door-8")
+    table.data[b"door-8"] = b"written by the partition's new owner"
+    notes.forget()
+    assert notes.get("door-7") == "staged"
+    assert notes.get("door-8") == "written by the partition's new owner"
+    changelog.acknowledge()
+    notes.forget()
+    table.data[b"door-7"] = b"changed since"
+    assert notes.get("door-7") == "changed since"
+
+
 def test_a_trimmed_cache_reads_rocksdb_again(table: faust.Table) -> None:
     changelog = Changelog()
     notes = store(table, changelog, cache_limit=2)

@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -467,18 +467,23 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
 
 
 async def commits(
-    offsets: Offsets, group: str, topics: Sequence[Topic], check: Callable[[], None]
-) -> AsyncIterator[tuple[float, int]]:
-    """(monotonic time, offsets committed) every poll; `check` raises if the consumer died."""
-    deadline = time.monotonic() + WAIT_TIMEOUT
+    offsets: Offsets,
+    groups: Sequence[str],
+    topics: Sequence[Topic],
+    check: Callable[[], None],
+    timeout: float = WAIT_TIMEOUT,
+) -> AsyncIterator[tuple[float, dict[str, int]]]:
+    """(monotonic time, offsets committed per group) every poll; `check` raises if a
+    consumer died."""
+    deadline = time.monotonic() + timeout
     while True:
         check()
-        done = await offsets.committed(group, topics)
+        done = {group: await offsets.committed(group, topics) for group in groups}
         at = time.monotonic()
         yield at, done
         if at > deadline:
             names = ", ".join(t.name for t in topics)
-            raise TimeoutError(f"group {group} stuck at {done} offsets committed on {names}")
+            raise TimeoutError(f"stuck at {done} offsets committed on {names}")
         await asyncio.sleep(POLL_SECONDS)
 
 
@@ -492,7 +497,8 @@ async def measure(
 ) -> Throughput:
     """Poll the group's commits on the event topics until `target`, timing first to last."""
     first: tuple[float, int, dict[str, float]] | None = None
-    async for at, done in commits(offsets, group, EVENT_TOPICS, check):
+    async for at, by_group in commits(offsets, [group], EVENT_TOPICS, check):
+        done = by_group[group]
         if first is None and done:
             first = (at, done, cpu_seconds(pids))
         if done >= target:
@@ -630,6 +636,17 @@ def worker_process(
         stop(proc)
 
 
+def still_running(procs: Mapping[str, subprocess.Popen[bytes]]) -> Callable[[], None]:
+    """A check for the polling loops: raises once any of `procs` has exited."""
+
+    def check() -> None:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}")
+
+    return check
+
+
 def stop(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> float:
     """SIGTERM, SIGKILL after `timeout`; returns the seconds it took to exit."""
     started = time.monotonic()
@@ -690,13 +707,13 @@ async def steady_stream(bootstrap: str, source: LiveSource, rate: float, opts: O
 async def drain(offsets: Offsets, group: str, events: int, check: Callable[[], None]) -> None:
     """Wait until the worker has committed every event published, then every alert raised:
     the alerts topic's end is re-read until it stays put over a poll."""
-    async for _, done in commits(offsets, group, EVENT_TOPICS, check):
-        if done >= events:
+    async for _, done in commits(offsets, [group], EVENT_TOPICS, check):
+        if done[group] >= events:
             break
     last_end = -1
-    async for _, done in commits(offsets, group, (ALERTS,), check):
+    async for _, done in commits(offsets, [group], (ALERTS,), check):
         end = await offsets.end((ALERTS,))
-        if done >= end == last_end:
+        if done[group] >= end == last_end:
             break
         last_end = end
 
@@ -749,11 +766,7 @@ async def run_worker(
     profile = data_dir.with_suffix(".prof") if opts.profile else None
     phases: list[Phase] = []
     with worker_process(broker.bootstrap, data_dir, group, profile) as proc:
-
-        def check() -> None:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the worker exited with {proc.returncode}")
-
+        check = still_running({"the worker": proc})
         pids = {"consumer": proc.pid, "broker": broker.pid}
         throughput = await measure(offsets, group, target, time.monotonic(), pids, check)
         if make_live is not None:
@@ -912,12 +925,7 @@ async def run_split(broker: Broker, tmp: Path, offsets: Offsets, rule_workers: i
                     broker.bootstrap, tmp / f"split-{rule_workers}-rules-{n}", group, None, "rules"
                 )
             )
-
-        def check() -> None:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {proc.returncode}")
-
+        check = still_running(procs)
         pids = {name: proc.pid for name, proc in procs.items()} | {"broker": broker.pid}
         done = await both_groups_cover(offsets, group, target, pids, check)
         step("stopping the rule workers and the sink")
@@ -942,21 +950,16 @@ async def both_groups_cover(
     """Poll the rules group and its sink group until both have committed `target` events."""
     first: tuple[float, int, dict[str, float]] | None = None
     rules_at: float | None = None
-    deadline = time.monotonic() + WAIT_TIMEOUT * 4
-    while True:
-        check()
-        rules = await offsets.committed(group, EVENT_TOPICS)
-        sink = await offsets.committed(f"{group}-sink", EVENT_TOPICS)
-        at = time.monotonic()
+    sink_group = f"{group}-sink"
+    groups = [group, sink_group]
+    async for at, done in commits(offsets, groups, EVENT_TOPICS, check, WAIT_TIMEOUT * 4):
+        rules, sink = done[group], done[sink_group]
         if first is None and (rules or sink):
             first = (at, min(rules, sink), cpu_seconds(pids))
         if rules_at is None and rules >= target:
             rules_at = at
         if rules >= target and sink >= target:
             break
-        if at > deadline:
-            raise TimeoutError(f"rules at {rules}, sink at {sink} of {target} offsets")
-        await asyncio.sleep(POLL_SECONDS)
     assert first is not None and rules_at is not None
     first_at, first_done, first_cpu = first
     seconds = at - first_at
@@ -1061,11 +1064,7 @@ async def run_catch_up(
     target = sum(end for tp, end in ends.items() if end > emptied[tp])
     group = "pingan-bench-catch-up"
     with worker_process(broker.bootstrap, data_dir, group, None) as proc:
-
-        def check() -> None:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the worker exited with {proc.returncode}")
-
+        check = still_running({"the worker": proc})
         pids = {"consumer": proc.pid, "broker": broker.pid}
         throughput = await measure(offsets, group, target, time.monotonic(), pids, check)
     warehouse = open_warehouse(Settings(data_dir=data_dir))

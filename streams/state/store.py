@@ -83,15 +83,19 @@ class KeyedStore(Generic[V]):
         self._cache[key] = None if raw is None else self._decode(raw)
 
     def trim(self) -> None:
-        """Between batches (nothing staged), the cache may restart from RocksDB."""
+        """Past the limit, the cache restarts from RocksDB."""
         if len(self._cache) > self._cache_limit:
-            self._cache.clear()
+            self._keep_only_staged()
 
     def forget(self) -> None:
-        """Partitions moved: cached values may belong to another worker now. A write staged
-        and not yet stored stays readable: it is on its way to the changelog, and a batch
-        that goes on folding events (the move can come at any await) must build on it, not on
-        the older value in RocksDB."""
+        """Partitions moved: cached values may belong to another worker now."""
+        self._keep_only_staged()
+
+    def _keep_only_staged(self) -> None:
+        """A write staged and not yet stored stays readable: it is on its way to the
+        changelog, and an agent that goes on folding events (others run at its awaits, and
+        may trim or see partitions move) must build on it, not on the older value in
+        RocksDB."""
         self._cache = {
             key: None if raw is None else self._decode(raw) for key, raw in self._written.items()
         }

@@ -168,16 +168,21 @@ def test_after_partitions_move_a_write_on_its_way_to_the_changelog_is_still_read
     assert notes.get("door-7") == "changed since"
 
 
-def test_a_trimmed_cache_reads_rocksdb_again(table: faust.Table) -> None:
+def test_a_trimmed_cache_reads_rocksdb_again_but_keeps_what_is_staged(
+    table: faust.Table,
+) -> None:
     changelog = Changelog()
     notes = store(table, changelog, cache_limit=2)
     with acting_for(Source(Message(0))):
         for n in range(3):
             notes.put(f"k{n}", f"v{n}")
     changelog.acknowledge()
+    with acting_for(Source(Message(0))):
+        notes.put("k1", "staged since")
     table.data[b"k0"] = b"changed underneath"
     notes.trim()
     assert notes.get("k0") == "changed underneath"
+    assert notes.get("k1") == "staged since"
 
 
 # --- the partition clocks ---------------------------------------------------------------------

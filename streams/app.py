@@ -250,7 +250,16 @@ class Pipeline:
         if spec is VEHICLE_PASSAGES:
             self.parking.fold(arrivals)
             self._forward_by_plate(arrivals)
-            await self.staged.flush()
+        await self._flush_rule_stages()
+
+    async def _flush_rule_stages(self) -> None:
+        """One flush per batch sends what every stage staged (state changelogs, alerts,
+        parking sessions, re-keyed passages) before the batch is acknowledged; then caches
+        past their limit restart from RocksDB."""
+        await self.staged.flush()
+        self.community_rules.trim()
+        self.plate_rules.trim()
+        self.parking.ledgers.trim()
 
     def _register_alerts(self) -> None:
         """Alerts land in ClickHouse; an officer's acknowledgement, resolve or assignment also
@@ -290,7 +299,7 @@ class Pipeline:
             else:
                 with acting_for(source):
                     self.community_rules.book.officer_update(record)
-        await self.staged.flush()
+        await self._flush_rule_stages()
 
     def _register_dead_letters(self) -> None:
         sink = self._sink(DEAD_LETTERS)
@@ -324,6 +333,7 @@ class Pipeline:
                 arrivals.append(Arrival(passage, source, clock if clock >= 0 else None))
             self._refresh_thresholds()
             await self.plate_rules.process(arrivals)
+            await self._flush_rule_stages()
 
         async def by_plate(stream: faust.StreamT[bytes]) -> None:
             await self.follower.loaded.wait()
@@ -340,7 +350,7 @@ class Pipeline:
             for alert, source in _re_keyed(events, Alert):
                 with acting_for(source):
                     self.plate_rules.book.officer_update(alert)
-            await self.staged.flush()
+            await self._flush_rule_stages()
 
         async def officer_updates(stream: faust.StreamT[bytes]) -> None:
             async for events in self._batches(stream):

@@ -280,7 +280,6 @@ class RuleEngine:
             r.name: [topic_of[kind] for kind in r.inputs if kind in topic_of] for r in self.rules
         }
         self._gaps_heard_by = _gaps_heard_by(self._hearing_gaps, self._input_topics)
-        self.changelog = changelog
         self.book_entries = BookEntries(_table(app, book_table_name(keying)), changelog)
         self.book = AlertBook(
             self.book_entries,  # type: ignore[arg-type]
@@ -298,7 +297,8 @@ class RuleEngine:
         self._needs_schedule = True
 
     async def process(self, arrivals: Sequence[Arrival]) -> None:
-        """Fold a batch into the rules in order. Before each event, absent things whose time
+        """Fold a batch into the rules in order, staging their writes for the pipeline's one
+        flush of the batch. Before each event, absent things whose time
         has come (by the watermark so far) time out: a batch replayed from a backlog can span
         minutes of event time, and a device silent for six of them must still go offline."""
         if self._needs_schedule and arrivals:
@@ -329,7 +329,9 @@ class RuleEngine:
             with acting_for(arrival.source):
                 for rule in rules:
                     await self._apply(rule, arrival)
-        await self.changelog.flush()
+
+    def trim(self) -> None:
+        """After the batch's flush: the caches past their limit restart from RocksDB."""
         for states in self.states.values():
             states.trim()
         self.book_entries.store.trim()

@@ -2,8 +2,10 @@
 
 Pingan relies on faust-streaming 0.15.3 (pinned exactly) in ways its public API does not
 cover. Each is here, with why, and each has a test that pins the behaviour it works around
-or relies on (`tests/integration/test_faust_behaviour.py`, `tests/unit/test_refetching_consumer.py`,
-the restart and scale-out tests), so that an upgrade shows at once what broke:
+or relies on, so that an upgrade shows at once what broke: `tests/unit/test_faust_pins.py`
+(every override and private name, and the upstream order worked around),
+`tests/integration/test_faust_behaviour.py` and `tests/unit/test_refetching_consumer.py`,
+and end to end the restart, kill and scale-out tests:
 
 - **Paused-partition fetches** (`RefetchingConsumer`): records fetched for a partition
   Faust has paused are put back, not skipped.

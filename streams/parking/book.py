@@ -118,7 +118,6 @@ class ParkingBook:
 
     def fold(self, arrivals: Sequence[Arrival]) -> None:
         """Stage the ledger changes and sessions of a batch; the caller's flush sends them."""
-        self.ledgers.trim()
         if self._needs_schedule and arrivals:
             self._schedule_stored()
         for arrival in arrivals:

@@ -255,7 +255,6 @@ class RuleEngine:
         """The alert types in this engine's book: where an officer's version must go."""
         self.reference = reference
         self.thresholds = thresholds
-        self.lateness = lateness
         self.clocks = PartitionClocks(lateness, stream_gap, district_wide=self.global_clock)
         self.wake_ups = WakeUps()
         self._send_alert = send_alert
@@ -558,7 +557,7 @@ class RuleEngine:
                 log.error("%s did not move %s's wake-up past the watermark", rule.name, key)
             else:
                 self._schedule(rule, key, outcome.state, config)
-        await self._publish(outcome, config.suppress_minutes, watermark + self.lateness)
+        await self._publish(outcome, config.suppress_minutes, watermark + self.clocks.lateness)
 
 
 def _has_wakeups(rule: Rule[Any, Any, Any]) -> bool:

@@ -27,6 +27,7 @@ from schemas.reference import DISTRICT_DEFAULT
 from schemas.topics import (
     EVENT_PARTITIONS,
     PARKING_SESSIONS,
+    VEHICLE_PASSAGES,
     Topic,
 )
 from streams.engine import Arrival
@@ -152,7 +153,7 @@ class ParkingBook:
 
     def _advance(self, partition: int) -> None:
         """Tick the ledgers whose wake-up the partition's watermark has reached."""
-        watermark = self.clocks.horizon(partition)
+        watermark = self.clocks.watermark([VEHICLE_PASSAGES.name], partition)
         if watermark is None:
             return
         due = self.wake_ups.pop_due(TABLE, partition, watermark)

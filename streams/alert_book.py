@@ -76,6 +76,8 @@ class AlertBook:
         return alert
 
     def clear(self, clearance: Clearance, received_at: datetime) -> Alert | None:
+        """Resolved no earlier than it began: a clearance read late (a device's buffered
+        upload) can be stamped before the outage it ends was declared."""
         key = self.key(clearance.alert_type, clearance.community_id, clearance.subject)
         current = self.entries.get(key)
         if current is None or current.status is AlertStatus.RESOLVED:
@@ -83,7 +85,7 @@ class AlertBook:
         alert = current.model_copy(
             update={
                 "status": AlertStatus.RESOLVED,
-                "resolved_at": clearance.occurred_at,
+                "resolved_at": max(clearance.occurred_at, current.first_seen),
                 "explanation": f"{current.explanation} Resolved: {clearance.explanation.en}",
                 "explanation_zh": f"{current.explanation_zh}（已恢复：{clearance.explanation.zh}）",
                 "updated_at": _later(current.updated_at, received_at),

@@ -323,11 +323,11 @@ class RuleEngine:
             if self._due(arrival.partition):
                 await self._advance(arrival.partition)
             rules = self._by_input.get(type(arrival.event))
-            if not rules:
-                continue
-            with acting_for(arrival.source):
-                for rule in rules:
-                    await self._apply(rule, arrival)
+            if rules:
+                with acting_for(arrival.source):
+                    for rule in rules:
+                        await self._apply(rule, arrival)
+            self.wake_ups.release_held(arrival.partition)
 
     def trim(self) -> None:
         """After the batch's flush: the caches past their limit restart from RocksDB."""
@@ -421,7 +421,7 @@ class RuleEngine:
                 outcome.state.community_id = event.community_id
             states.put(key, outcome.state)
             if outcome.state is not None and rule in self._absence:
-                self._schedule(rule, key, outcome.state, config)
+                self._schedule_after_event(rule, key, outcome.state, config)
         return caught_up, outcome
 
     def _caught_up(
@@ -503,6 +503,23 @@ class RuleEngine:
         wake = rule.wake_at(state, config)
         if wake is not None:
             self.wake_ups.schedule(rule.name, state.partition, key, wake)
+
+    def _schedule_after_event(
+        self, rule: Rule[Any, Any, Any], key: str, state: RuleState, config: Any
+    ) -> None:
+        """A late event (a device's buffered upload) can leave its key's wake-up already
+        past. Woken at once, a device whose upload was still being read would go offline
+        between two of its own heartbeats; so the wake-up is held (see `WakeUps.hold`)."""
+        wake = rule.wake_at(state, config)
+        if wake is None:
+            return
+        horizon = self.clocks.horizon(state.partition)
+        if horizon is not None and wake <= horizon:
+            watermark = self.watermark(rule, state.partition)
+            if watermark is not None and wake <= watermark:
+                self.wake_ups.hold(rule.name, state.partition, key, wake)
+                return
+        self.wake_ups.schedule(rule.name, state.partition, key, wake)
 
     def _schedule_stored(self) -> None:
         """After (re)assignment the tables hold states whose wake-ups nobody scheduled, and

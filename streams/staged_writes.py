@@ -1,6 +1,6 @@
 """Kafka writes the worker makes while folding a batch, sent as one Kafka batch per
-partition before the batch is acknowledged: rule-table changelogs and passages re-keyed
-by plate.
+partition before the batch is acknowledged: rule-table changelogs, alerts, parking sessions
+and passages re-keyed by plate.
 
 Faust's own per-record sends go through its producer buffer: several futures and
 event-loop callbacks per record and one produce request per write. With a state write
@@ -78,22 +78,32 @@ class StagedWrites(Service):
 
     async def flush(self) -> None:
         """Returns once the broker has every record staged so far (acks=all), including
-        those another agent's flush is still sending: the caller's may be among them."""
+        those another agent's flush is still sending: the caller's may be among them.
+
+        The messages (alerts, sessions, re-keyed passages) are delivered before any state
+        record is sent. A state records the offsets it applied, and a replay skips them; a
+        worker killed after its state reached the changelog but before its alert did would
+        never raise that alert. The other way round, a replay sends the alert again, with
+        the same id."""
         latest, self._latest = self._latest, {}
         every, self._every = self._every, {}
         after, self._after = self._after, {}
         try:
-            for (topic, partition), records in latest.items():
-                await self._send(topic, partition, [(k, v, []) for k, v in records.items()])
             for (topic, partition), messages in every.items():
                 await self._send(topic, partition, messages)
-            if self._in_flight:
-                await asyncio.gather(*list(self._in_flight))
+            await self._delivered()
+            for (topic, partition), records in latest.items():
+                await self._send(topic, partition, [(k, v, []) for k, v in records.items()])
+            await self._delivered()
         except BaseException:
             self._restage(latest, every, after)
             raise
         for then in after.values():
             then()
+
+    async def _delivered(self) -> None:
+        if self._in_flight:
+            await asyncio.gather(*list(self._in_flight))
 
     def _restage(
         self,

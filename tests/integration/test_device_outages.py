@@ -104,6 +104,38 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=START.tzinfo)
 
 
+def test_a_late_buffered_upload_resolves_its_outage_and_raises_no_other(
+    worker_process: WorkerProcess, kafka_bootstrap: str
+) -> None:
+    """A device cut off from the network keeps its heartbeats and uploads them when it is
+    back: minutes behind the watermark. Its outage was real and is alerted once, while its
+    neighbour reports on; the upload resolves it. Each buffered heartbeat moved the device's
+    wake-up to a time already past, and that wake-up fired before the next buffered heartbeat
+    was read: one more outage per heartbeat, each resolved before it began. (Runs first in
+    the module, before START: the partition's clock must not stand past these events.)"""
+    start = START - timedelta(minutes=70)
+    live, cut_off = "c08-late-live", "c08-late-cut"
+
+    def beats(device: str, minutes: range) -> list[Event]:
+        return [beat(device, m, start) for m in minutes]
+
+    until_back = sorted(beats(live, range(21)) + beats(cut_off, range(6)), key=at)
+    buffered = beats(cut_off, range(6, 20))
+    after = sorted(beats(live, range(21, 31)) + beats(cut_off, range(20, 31)), key=at)
+    asyncio.run(publish(kafka_bootstrap, [*until_back, *buffered, *after]))
+    run_worker_over_backlog(worker_process, kafka_bootstrap)
+
+    rows = query(
+        worker_process,
+        "SELECT subject, status, first_seen, resolved_at FROM alerts FINAL "
+        f"WHERE alert_type = 'DEVICE_OFFLINE' AND subject IN ('{live}', '{cut_off}')",
+    )
+    assert [(r["subject"], r["status"]) for r in rows] == [(cut_off, "resolved")], rows
+    outage = rows[0]
+    assert as_utc(outage["first_seen"]) == start + timedelta(minutes=5 + 5, milliseconds=1)
+    assert as_utc(outage["resolved_at"]) >= as_utc(outage["first_seen"])
+
+
 def test_devices_heard_again_after_platform_outages_never_go_offline(
     worker_process: WorkerProcess, kafka_bootstrap: str
 ) -> None:
@@ -113,7 +145,7 @@ def test_devices_heard_again_after_platform_outages_never_go_offline(
     run_worker_over_backlog(worker_process, kafka_bootstrap)
 
     alerts = offline_alerts(worker_process)
-    assert set(alerts) == {C}
+    assert set(alerts) & {A, B, C} == {C}
     assert alerts[C]["status"] == "open"
     dark = timedelta(minutes=40 - 10.5)
     expected = START + timedelta(minutes=7 + 5, milliseconds=1) + dark
@@ -125,7 +157,7 @@ def test_devices_heard_again_after_platform_outages_never_go_offline(
     run_worker_over_backlog(worker_process, kafka_bootstrap)
 
     alerts = offline_alerts(worker_process)
-    assert set(alerts) == {C}
+    assert set(alerts) & {A, B, C} == {C}
     assert alerts[C]["status"] == "resolved"
 
 

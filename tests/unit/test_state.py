@@ -281,6 +281,33 @@ def test_a_key_woken_may_be_scheduled_again() -> None:
     assert wake_ups.pop_due("device_offline", 0, minutes(9)) == [(minutes(9), "cam-1")]
 
 
+def test_a_wake_up_held_by_a_late_event_waits_for_an_event_of_another_key() -> None:
+    wake_ups = WakeUps()
+    wake_ups.schedule("device_offline", 0, "cam-1", minutes(30))
+    wake_ups.hold("device_offline", 0, "cam-1", minutes(11))
+    wake_ups.release_held(0)
+    assert wake_ups.pop_due("device_offline", 0, minutes(40)) == [], "not even the earlier one"
+    wake_ups.hold("device_offline", 0, "cam-1", minutes(12))
+    wake_ups.release_held(0)
+    wake_ups.release_held(1)
+    assert wake_ups.next_due(0) is None, "held while the key's own events come"
+    wake_ups.release_held(0)
+    assert wake_ups.pop_due("device_offline", 0, minutes(40)) == [(minutes(12), "cam-1")]
+
+
+def test_an_event_on_time_schedules_a_held_key_as_usual() -> None:
+    wake_ups = WakeUps()
+    wake_ups.hold("device_offline", 0, "cam-1", minutes(11))
+    wake_ups.schedule("device_offline", 0, "cam-1", minutes(25))
+    wake_ups.release_held(0)
+    wake_ups.release_held(0)
+    assert wake_ups.pop_due("device_offline", 0, minutes(40)) == [(minutes(25), "cam-1")]
+    wake_ups.hold("device_offline", 0, "cam-2", minutes(11))
+    wake_ups.clear()
+    wake_ups.release_held(0)
+    assert wake_ups.next_due(0) is None
+
+
 # --- applied offsets --------------------------------------------------------------------------
 
 

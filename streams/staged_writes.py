@@ -80,30 +80,29 @@ class StagedWrites(Service):
         """Returns once the broker has every record staged so far (acks=all), including
         those another agent's flush is still sending: the caller's may be among them.
 
-        The messages (alerts, sessions, re-keyed passages) are delivered before any state
-        record is sent. A state records the offsets it applied, and a replay skips them; a
-        worker killed after its state reached the changelog but before its alert did would
-        never raise that alert. The other way round, a replay sends the alert again, with
-        the same id."""
+        This flush's messages (alerts, sessions, re-keyed passages) are delivered before
+        any of its state records is sent; they were staged together, so no other flush
+        carries what these states record. A state records the offsets it applied, and a
+        replay skips them: a worker killed after its state reached the changelog but before
+        its alert did would never raise that alert. The other way round, a replay sends the
+        alert again, with the same id."""
         latest, self._latest = self._latest, {}
         every, self._every = self._every, {}
         after, self._after = self._after, {}
         try:
+            sent: list[asyncio.Future[Any]] = []
             for (topic, partition), messages in every.items():
-                await self._send(topic, partition, messages)
-            await self._delivered()
+                sent += await self._send(topic, partition, messages)
+            await asyncio.gather(*sent)
             for (topic, partition), records in latest.items():
                 await self._send(topic, partition, [(k, v, []) for k, v in records.items()])
-            await self._delivered()
+            if self._in_flight:
+                await asyncio.gather(*list(self._in_flight))
         except BaseException:
             self._restage(latest, every, after)
             raise
         for then in after.values():
             then()
-
-    async def _delivered(self) -> None:
-        if self._in_flight:
-            await asyncio.gather(*list(self._in_flight))
 
     def _restage(
         self,
@@ -121,18 +120,22 @@ class StagedWrites(Service):
 
     async def _send(
         self, topic: str, partition: int, records: Sequence[tuple[bytes, bytes | None, Headers]]
-    ) -> None:
+    ) -> list[asyncio.Future[Any]]:
+        """The records on their way; the futures resolve once the broker has them."""
         assert self._producer is not None, "staged writes have not started"
+        deliveries = []
         batch = self._producer.create_batch()
         for key, value, headers in records:
             if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                await self._submit(batch, topic, partition)
+                deliveries.append(await self._submit(batch, topic, partition))
                 batch = self._producer.create_batch()
                 batch.append(key=key, value=value, timestamp=None, headers=headers)
-        await self._submit(batch, topic, partition)
+        deliveries.append(await self._submit(batch, topic, partition))
+        return deliveries
 
-    async def _submit(self, batch: Any, topic: str, partition: int) -> None:
+    async def _submit(self, batch: Any, topic: str, partition: int) -> asyncio.Future[Any]:
         assert self._producer is not None
         delivery = await self._producer.send_batch(batch, topic, partition=partition)
         self._in_flight.add(delivery)
         delivery.add_done_callback(self._in_flight.discard)
+        return delivery

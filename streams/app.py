@@ -3,6 +3,8 @@ written to ClickHouse; passages are re-keyed by plate for the cross-community ru
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
@@ -39,6 +41,7 @@ from streams.engine import Arrival, RuleEngine
 from streams.faust_internals import PinganApp, SettledTableManager, acting_for
 from streams.intake import Intake
 from streams.parking.book import ParkingBook
+from streams.pending_rows import Decoded, PendingRows
 from streams.rules.catalogue import all_rules
 from streams.rules.rule import Keying, Rule
 from streams.sink import Message, SinkStats, TableSink, stall_alert
@@ -103,6 +106,7 @@ class Pipeline:
         self._settings_version = -1
         self.dead_letter_topic = self.topic(DEAD_LETTERS)
         self.sinks: list[TableSink] = []
+        self.pending_rows: list[PendingRows[EventT]] = []
         self.steady = SteadyBatches(settings.sink_stall_minutes * 60, self._pipeline_stalled)
         if self.runs_rules:
             self._build_rule_stages(settings)
@@ -117,6 +121,8 @@ class Pipeline:
             for spec in (PARKING_SESSIONS, *AUDIT_TOPICS):
                 self._register_record_sink(spec)
         self.app.on_partitions_assigned.connect(self._on_partitions_assigned)
+        if self.runs_rules and self.runs_sink:
+            self.app.task(self._write_due_rows)
 
     @staticmethod
     def _faust_app(settings: Settings) -> PinganApp:
@@ -211,9 +217,17 @@ class Pipeline:
         self.sinks.append(sink)
         return sink
 
-    def _batches(self, stream: faust.StreamT[bytes], urgent: bool = False) -> Any:
-        within = self.settings.urgent_batch_seconds if urgent else self.settings.sink_batch_seconds
+    def _batches(self, stream: faust.StreamT[bytes], within: float) -> Any:
         return stream.take_events(self.settings.sink_batch_size, within=within)
+
+    def _rule_window(self, urgent: bool = False) -> float:
+        """How long the rules wait to fill a batch: what an event may wait for its alert."""
+        window = self.settings.rule_batch_seconds
+        return min(window, self.settings.urgent_batch_seconds) if urgent else window
+
+    def _sink_window(self, urgent: bool = False) -> float:
+        """How long a table's batch waits to fill: few, large inserts suit ClickHouse."""
+        return self.settings.urgent_batch_seconds if urgent else self.settings.sink_batch_seconds
 
     def _register_event_topic(self, spec: Topic) -> None:
         sink = self._sink(spec) if self.runs_sink else None
@@ -232,10 +246,59 @@ class Pipeline:
         async def process(stream: faust.StreamT[bytes]) -> None:
             if self.runs_rules:
                 await self.follower.loaded.wait()
-            async for events in self._batches(stream, urgent):
+            if self.runs_rules and sink is not None:
+                await self._rules_ahead_of_rows(spec, sink, stream, urgent)
+                return
+            window = self._rule_window(urgent) if self.runs_rules else self._sink_window(urgent)
+            async for events in self._batches(stream, window):
                 await self._steadily(spec.name, spec.table or spec.name, events, handle)
 
         self.app.agent(self.topic(spec), name=f"events-{spec.table}")(process)
+
+    async def _rules_ahead_of_rows(
+        self, spec: Topic, sink: TableSink, stream: faust.StreamT[bytes], urgent: bool
+    ) -> None:
+        """Both stages in one process: the rules take each small batch as it comes, and its
+        rows wait in `PendingRows` for the table's batch, acknowledged once stored."""
+        record = spec.record
+        assert record is not None
+
+        async def acknowledge(events: Sequence[EventT]) -> None:
+            for event in events:
+                await stream.ack(event)
+
+        async def write(messages: Sequence[Message], decoded: Sequence[Decoded]) -> None:
+            partitions = [m.partition for m in messages]
+            await self.steady.handle(
+                spec.name, sink.table, partitions, lambda: sink.write(messages, decoded)
+            )
+
+        pending = PendingRows(
+            write, acknowledge, self.settings.sink_batch_size, self._sink_window(urgent)
+        )
+        self.pending_rows.append(pending)
+        batches = stream.noack_take(self.settings.sink_batch_size, within=self._rule_window(urgent))
+        async for events in batches:
+            messages = _messages(events)
+            decoded = [self.intake.accepted(m.value, record) for m in messages]
+            rules = functools.partial(self._apply_rules, spec, decoded)
+            await self._steadily(spec.name, "rules", events, rules)
+            await pending.add(messages, decoded, events)
+
+    async def _write_due_rows(self) -> None:
+        """Writes every topic's pending rows once they have waited their batch's time (a
+        quiet topic's last rows would otherwise wait for its next event).
+
+        A task of its own rather than a Faust timer: timers end as the app starts stopping,
+        but the app then waits for every message taken to be acknowledged, so the rows
+        still pending are written at once while it waits.
+        """
+        while True:
+            await asyncio.sleep(self._rule_window())
+            stopping = self.app.should_stop
+            await asyncio.gather(
+                *(p.write() if stopping else p.write_if_due() for p in self.pending_rows)
+            )
 
     async def _apply_rules(
         self, spec: Topic, decoded: Sequence[Record | DecodeError], events: Sequence[EventT]
@@ -282,7 +345,8 @@ class Pipeline:
                 await sink.write(messages, decoded)
 
         async def write_alerts(stream: faust.StreamT[bytes]) -> None:
-            async for events in self._batches(stream):
+            window = self._sink_window() if sink is not None else self._rule_window()
+            async for events in self._batches(stream, window):
                 await self._steadily(ALERTS.name, "alerts", events, handle)
 
         self.app.agent(self.topic(ALERTS), name="sink-alerts")(write_alerts)
@@ -305,7 +369,7 @@ class Pipeline:
         sink = self._sink(DEAD_LETTERS)
 
         async def write_dead_letters(stream: faust.StreamT[bytes]) -> None:
-            async for events in self._batches(stream):
+            async for events in self._batches(stream, self._sink_window()):
                 await self._steadily(
                     DEAD_LETTERS.name, sink.table, events, lambda e: sink.write(_messages(e))
                 )
@@ -317,7 +381,7 @@ class Pipeline:
         sink = self._sink(spec)
 
         async def write_records(stream: faust.StreamT[bytes]) -> None:
-            async for events in self._batches(stream):
+            async for events in self._batches(stream, self._sink_window()):
                 await self._steadily(
                     spec.name, sink.table, events, lambda e: sink.write(_messages(e))
                 )
@@ -337,7 +401,7 @@ class Pipeline:
 
         async def by_plate(stream: faust.StreamT[bytes]) -> None:
             await self.follower.loaded.wait()
-            async for events in self._batches(stream):
+            async for events in self._batches(stream, self._rule_window()):
                 await self._steadily(PASSAGES_BY_PLATE.name, "plate rules", events, handle)
 
         self.app.agent(self.by_plate_topic, name="rules-by-plate")(by_plate)
@@ -353,7 +417,7 @@ class Pipeline:
             await self._flush_rule_stages()
 
         async def officer_updates(stream: faust.StreamT[bytes]) -> None:
-            async for events in self._batches(stream):
+            async for events in self._batches(stream, self._rule_window()):
                 await self._steadily(ALERTS_BY_PLATE.name, "plate alert book", events, handle)
 
         self.app.agent(self.alerts_by_plate_topic, name="officer-updates-by-plate")(officer_updates)

@@ -179,7 +179,16 @@ class Settings(BaseSettings):
     )
     urgent_batch_seconds: float = Field(
         default=0.1,
+        gt=0,
+        le=60,
         description="max batch wait for fence alarms and bracelet readings (SOS)",
+    )
+    rule_batch_seconds: float = Field(
+        default=0.1,
+        gt=0,
+        le=60,
+        description="max wait before the rules take a partial batch: an event waits no longer "
+        "than this for its alert, whatever ClickHouse's batches wait (`sink_batch_seconds`)",
     )
     max_clock_skew_seconds: float = Field(
         default=300.0, description="events stamped further in the future are dead-lettered"

@@ -54,7 +54,11 @@ R = TypeVar("R", bound=BaseModel)
 FORWARDED_FROM = "pingan-forwarded-from-partition"
 URGENT_TOPICS = frozenset({PERIMETER_ALARMS.name, BRACELET_READINGS.name})
 """A fence alarm or an SOS must reach the officer's phone within a second: these topics
-wait `urgent_batch_seconds` for a batch instead of `sink_batch_seconds`."""
+wait `urgent_batch_seconds` for a batch instead of `sink_batch_seconds`, and the consumer
+hands their records out ahead of other topics' (`streams/faust_internals.py`)."""
+POLL_RECORDS = 500
+"""Records per fetch handed to the agents: an urgent record fetched meanwhile waits for the
+ones before it to be queued, at the rate the shared event loop allows."""
 
 
 def _broker_credentials(settings: Settings) -> faust.SASLCredentials | None:
@@ -142,6 +146,8 @@ class Pipeline:
             broker_commit_interval=1.0,
             broker_session_timeout=settings.kafka_session_timeout_seconds,
             producer_linger=0.005,
+            broker_max_poll_records=POLL_RECORDS,
+            urgent_topics=URGENT_TOPICS,
             store="rocksdb://",
             datadir=str(settings.data_dir / "faust"),
             web_enabled=True,

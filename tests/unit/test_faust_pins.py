@@ -18,7 +18,7 @@ from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer as BaseConsumer
 from faust.transport.drivers import aiokafka as kafka_driver
 
-from streams.faust_internals import RefetchingConsumer, SettledRecovery
+from streams.faust_internals import RefetchingConsumer, SettledRecovery, UrgentFirstConsumer
 
 
 def _parameters(function: object) -> list[tuple[str, object]]:
@@ -82,6 +82,36 @@ def test_the_consumer_hook_for_fetched_records_is_still_there() -> None:
     assert RefetchingConsumer._wait_next_records is not upstream
     assert list(inspect.signature(upstream).parameters) == ["self", "timeout"]
     assert "_buffered_partitions" in BaseConsumer.__annotations__
+
+
+def test_the_consumer_hook_for_one_fetch_is_still_there() -> None:
+    """UrgentFirstConsumer asks Faust's `_getmany` twice per fetch, the first time for the
+    urgent partitions only and without waiting."""
+    upstream = BaseConsumer._getmany
+    assert UrgentFirstConsumer._getmany is not upstream
+    assert _parameters(upstream) == [
+        ("self", inspect.Parameter.empty),
+        ("active_partitions", inspect.Parameter.empty),
+        ("timeout", inspect.Parameter.empty),
+    ]
+    assert "_getmany(" in inspect.getsource(BaseConsumer._wait_next_records)
+
+
+def test_faust_still_asks_for_the_next_fetch_only_once_the_last_is_handed_out() -> None:
+    """Why an urgent record waited behind whole fetches of other topics, and why
+    `broker_max_poll_records` keeps each fetch small."""
+    source = inspect.getsource(BaseConsumer._drain_messages)
+    fetched, handed_out = _order(source, "getmany(timeout=", "callback(message)")
+    assert fetched < handed_out
+    assert "max_records=_consumer._max_poll_records" in inspect.getsource(
+        kafka_driver.AIOKafkaConsumerThread.getmany
+    )
+
+
+def test_aiokafka_still_returns_at_once_when_told_not_to_wait() -> None:
+    """The urgent partitions are asked with a timeout of 0: nothing buffered, no wait."""
+    source = inspect.getsource(Fetcher.fetched_records)
+    assert re.search(r"if drained or not timeout:\s+return drained", source), source[:1200]
 
 
 def test_aiokafka_still_drains_every_partition_when_given_none() -> None:

@@ -96,6 +96,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 EVENT_TABLES = [str(t.table) for t in EVENT_TOPICS]
 WORKER_OUTPUTS = (ALERTS, DEAD_LETTERS, PASSAGES_BY_PLATE, ALERTS_BY_PLATE)
 BASELINE_GROUP = "pingan-bench-baseline"
+FLOOR_GROUP = "pingan-bench-faust-floor"
 TOPICS_BY_NAME = {t.name: t for t in EVENT_TOPICS}
 SKELETON_RULE = WatchlistPlateRule.name
 ALL_VS_SKELETON_TARGET = 0.70
@@ -291,6 +292,9 @@ class Report:
     producer_events_per_second: float
     baseline: Throughput
     baseline_rows: int
+    faust_floor: Throughput
+    faust_floor_vs_baseline: float
+    """The ceiling Faust itself puts on any worker, against the baseline."""
     skeleton: WorkerRun
     all_rules: WorkerRun
     all_rules_vs_skeleton: float
@@ -603,6 +607,38 @@ async def run_baseline(
         return throughput, row_count(warehouse, EVENT_TABLES)
     finally:
         warehouse.close()
+
+
+async def run_faust_floor(
+    broker: Broker, data_dir: Path, offsets: Offsets, target: int
+) -> Throughput:
+    """Throughput of `bench.faust_floor`: Faust taking the event topics and doing nothing."""
+    data_dir.mkdir(parents=True)
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP": broker.bootstrap,
+        "FLOOR_GROUP": FLOOR_GROUP,
+        "FLOOR_DATA_DIR": str(data_dir),
+    }
+    with (data_dir / "floor.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.faust_floor", "worker", "--loglevel", "warn"],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        check = still_running({"the Faust floor app": proc})
+        pids = {"consumer": proc.pid, "broker": broker.pid}
+        return await measure(offsets, FLOOR_GROUP, target, time.monotonic(), pids, check)
+    except Exception:
+        step(f"the Faust floor app's log ends with:\n{log_tail(data_dir / 'floor.log')}")
+        raise
+    finally:
+        stop(proc)
 
 
 def free_port() -> int:
@@ -1000,6 +1036,10 @@ async def bench(opts: Options, broker: Broker, tmp: Path) -> Report:
         baseline, baseline_rows = await run_baseline(
             broker, tmp / "baseline", offsets, await offsets.end(EVENT_TOPICS)
         )
+        step("Faust floor: faust-streaming taking the event topics, doing nothing")
+        floor = await run_faust_floor(
+            broker, tmp / "faust-floor", offsets, await offsets.end(EVENT_TOPICS)
+        )
         step(f"skeleton: pingan worker --no-api, only {SKELETON_RULE} on")
         skeleton = await run_worker(
             broker,
@@ -1043,6 +1083,8 @@ async def bench(opts: Options, broker: Broker, tmp: Path) -> Report:
         producer_events_per_second=len(backlog.events) / produce_seconds,
         baseline=baseline,
         baseline_rows=baseline_rows,
+        faust_floor=floor,
+        faust_floor_vs_baseline=floor.events_per_second / baseline.events_per_second,
         skeleton=skeleton,
         all_rules=all_on,
         all_rules_vs_skeleton=all_rate / skeleton_rate,
@@ -1155,6 +1197,7 @@ def render(r: Report, path: Path) -> str:
     )
     throughputs = (
         ("baseline (aiokafka → chDB)", r.baseline),
+        ("Faust floor (takes, no work)", r.faust_floor),
         (f"skeleton ({SKELETON_RULE} only)", s.throughput),
         (f"all rules ({len(r.rules)})", a.throughput),
     )
@@ -1178,6 +1221,8 @@ def render(r: Report, path: Path) -> str:
         ),
         f"{'all rules / skeleton':30}{'':20}{r.all_rules_vs_skeleton:>11.2f}x"
         f"  (target ≥ {r.all_rules_vs_skeleton_target:.2f}: {met})",
+        f"{'Faust floor / baseline':30}{'':20}{r.faust_floor_vs_baseline:>11.2f}x"
+        "  (no worker on Faust passes this)",
         f"{'skeleton / baseline':30}{'':20}{r.skeleton_vs_baseline:>11.2f}x",
         f"{'all rules / baseline':30}{'':20}{r.pipeline_vs_baseline:>11.2f}x",
         *split_lines(r),

@@ -4,7 +4,8 @@ Pingan relies on faust-streaming 0.15.3 (pinned exactly) in ways its public API 
 cover. Each is here, with why, and each has a test that pins the behaviour it works around
 or relies on, so that an upgrade shows at once what broke: `tests/unit/test_faust_pins.py`
 (every override and private name, and the upstream order worked around),
-`tests/integration/test_faust_behaviour.py` and `tests/unit/test_refetching_consumer.py`,
+`tests/integration/test_faust_behaviour.py`, `tests/unit/test_refetching_consumer.py`,
+`tests/unit/test_urgent_first.py` and `tests/integration/test_urgent_first.py`,
 and end to end the restart, kill and scale-out tests:
 
 - **Paused-partition fetches** (`RefetchingConsumer`): records fetched for a partition
@@ -43,7 +44,7 @@ in `make bench` at 75% of a worker's capacity that was up to 1.5 s between the b
 having the alarm and its agent getting it, while its rules then took 30 ms. Here each
 `getmany` first asks for what the urgent topics' partitions have buffered (without
 waiting), and `broker_max_poll_records` keeps every `getmany` small, so an urgent record
-waits for at most one of them.
+waits for at most one of them (docs/upstream/faust-fetch-has-no-topic-priority.md).
 
 ## Recovery order
 

@@ -5,7 +5,7 @@ cover. Each is here, with why, and each has a test that pins the behaviour it wo
 or relies on, so that an upgrade shows at once what broke: `tests/unit/test_faust_pins.py`
 (every override and private name, and the upstream order worked around),
 `tests/integration/test_faust_behaviour.py`, `tests/unit/test_refetching_consumer.py`,
-`tests/unit/test_urgent_first.py` and `tests/integration/test_urgent_first.py`,
+`tests/unit/test_urgent_partitions.py` and `tests/integration/test_urgent_first.py`,
 and end to end the restart, kill and scale-out tests:
 
 - **Paused-partition fetches** (`RefetchingConsumer`): records fetched for a partition

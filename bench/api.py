@@ -42,7 +42,6 @@ import multiprocessing
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -61,10 +60,9 @@ from bench.pipeline import (
     cpu_seconds,
     isolate_environment,
     local_broker,
-    log_tail,
+    logged_process,
     machine,
     step,
-    stop,
 )
 from graphql_api import facility_queries, movement_queries, queries
 from graphql_api.access import Caller, Role
@@ -739,24 +737,9 @@ def worker_process(bootstrap: str, data_dir: Path, port: int, secret: str) -> It
         "PINGAN_WORKER_ID": WORKER_GROUP,
         "PINGAN_API_TOKEN_SECRET": secret,
     }
-    log_path = data_dir / "worker.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pingan.cli", "worker"],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+    command = ["-m", "pingan.cli", "worker"]
+    with logged_process(command, env, data_dir / "worker.log", "the worker") as proc:
         yield proc
-    except BaseException:
-        step(f"the worker's log ends with:\n{log_tail(log_path)}")
-        raise
-    finally:
-        stop(proc)
 
 
 async def until_ready(proc: Any, port: int) -> None:

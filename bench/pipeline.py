@@ -620,9 +620,23 @@ async def run_faust_floor(
         "FLOOR_GROUP": FLOOR_GROUP,
         "FLOOR_DATA_DIR": str(data_dir),
     }
-    with (data_dir / "floor.log").open("wb") as log:
+    command = ["-m", "bench.faust_floor", "worker", "--loglevel", "warn"]
+    name = "the Faust floor app"
+    with logged_process(command, env, data_dir / "floor.log", name) as proc:
+        check = still_running({name: proc})
+        pids = {"consumer": proc.pid, "broker": broker.pid}
+        return await measure(offsets, FLOOR_GROUP, target, time.monotonic(), pids, check)
+
+
+@contextlib.contextmanager
+def logged_process(
+    command: Sequence[str], env: Mapping[str, str], log_path: Path, name: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`python COMMAND` from the repository, its output in `log_path`, whose tail is shown
+    if the caller fails; stopped on the way out."""
+    with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.faust_floor", "worker", "--loglevel", "warn"],
+            [sys.executable, *command],
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -631,11 +645,9 @@ async def run_faust_floor(
             start_new_session=True,
         )
     try:
-        check = still_running({"the Faust floor app": proc})
-        pids = {"consumer": proc.pid, "broker": broker.pid}
-        return await measure(offsets, FLOOR_GROUP, target, time.monotonic(), pids, check)
-    except Exception:
-        step(f"the Faust floor app's log ends with:\n{log_tail(data_dir / 'floor.log')}")
+        yield proc
+    except BaseException:
+        step(f"{name}'s log ends with:\n{log_tail(log_path)}")
         raise
     finally:
         stop(proc)
@@ -661,24 +673,10 @@ def worker_process(
         "PINGAN_API_PORT": str(free_port()),
     }
     profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
+    command = [*profiler, "-m", "pingan.cli", "worker", "--no-api", "--role", role]
     data_dir.mkdir(parents=True)
-    with (data_dir / "worker.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, *profiler, "-m", "pingan.cli", "worker", "--no-api", "--role", role],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+    with logged_process(command, env, data_dir / "worker.log", "the worker") as proc:
         yield proc
-    except Exception:
-        step(f"the worker's log ends with:\n{log_tail(data_dir / 'worker.log')}")
-        raise
-    finally:
-        stop(proc)
 
 
 def still_running(procs: Mapping[str, subprocess.Popen[bytes]]) -> Callable[[], None]:

@@ -10,15 +10,14 @@ this test fails because Faust stopped doing so, the retry there may be simplifie
 from __future__ import annotations
 
 import asyncio
-import re
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from tests.integration.faust_app import first_line_matching
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -70,23 +69,8 @@ async def _committed(bootstrap: str, group: str, topic: str) -> int | None:
 
 def _handled_after_a_failed_batch(app_dir: Path) -> list[int]:
     """Runs the app until its agent reports a batch handled; the values it handled."""
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "faust", "-A", "take_ack", "worker", "-l", "warn"],
-        cwd=app_dir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert worker.stdout is not None
-        for line in worker.stdout:
-            found = re.search(r"handled \[([\d, ]*)\]", line)
-            if found:
-                return [int(v) for v in found[1].split(",")]
-        raise AssertionError("the Faust worker ended without handling a batch")
-    finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+    found = first_line_matching(app_dir, "take_ack", r"handled \[([\d, ]*)\]")
+    return [int(v) for v in found[1].split(",")]
 
 
 def test_take_events_acknowledges_a_batch_whose_handling_raised(

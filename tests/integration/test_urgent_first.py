@@ -13,15 +13,14 @@ before it. Counted in records, not seconds, so a slow machine slows both sides a
 from __future__ import annotations
 
 import asyncio
-import re
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from tests.integration.faust_app import first_line_matching
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -99,25 +98,7 @@ async def _fill(bootstrap: str, bulk: str, urgent: str) -> None:
 
 
 def _taken_meanwhile(app_dir: Path) -> int:
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "faust", "-A", "urgent_first", "worker", "-l", "warn"],
-        cwd=app_dir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert worker.stdout is not None
-        lines = []
-        for line in worker.stdout:
-            lines.append(line)
-            found = re.search(r"taken meanwhile (\d+)", line)
-            if found:
-                return int(found[1])
-        raise AssertionError("the app ended without the urgent record:\n" + "".join(lines[-30:]))
-    finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+    return int(first_line_matching(app_dir, "urgent_first", r"taken meanwhile (\d+)")[1])
 
 
 def test_an_urgent_record_overtakes_the_records_fetched_before_it(
